@@ -1,0 +1,26 @@
+// Authorizer: the port through which the Resolver asks "may this principal do this to this secret?".
+//
+// Implemented by policy::CompiledPolicy. An Authorizer is immutable once built: a policy reload builds
+// a new one and swaps a shared_ptr, so a request that holds one decides every ref of its batch under
+// one policy version.
+#pragma once
+
+#include <string_view>
+
+#include "core/decision.h"
+
+namespace keyward {
+
+class Authorizer {
+ public:
+  virtual ~Authorizer() = default;
+
+  // Thread-safe. Never fails: anything unknown or malformed is a deny with its reason. The views in the
+  // returned Decision stay valid as long as this Authorizer lives.
+  virtual Decision Decide(const AccessRequest& request) const = 0;
+
+  // Identifies the policy this Authorizer enforces (SHA-256 hex of its canonical form).
+  virtual std::string_view version() const = 0;
+};
+
+}  // namespace keyward
