@@ -9,8 +9,10 @@ function(keyward_add_test)
   endif()
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} GTest::gmock_main keyward_options keyward_warnings)
+  # Tests find fixtures and built tools through these, wherever they are run from.
+  target_compile_definitions(${ARG_NAME} PRIVATE
+    KEYWARD_SOURCE_DIR="${PROJECT_SOURCE_DIR}" KEYWARD_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
   gtest_discover_tests(${ARG_NAME}
     WORKING_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}"
-    PROPERTIES ENVIRONMENT "KEYWARD_SOURCE_DIR=${PROJECT_SOURCE_DIR};KEYWARD_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
     DISCOVERY_TIMEOUT 60)
 endfunction()

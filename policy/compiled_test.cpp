@@ -1,0 +1,204 @@
+#include "policy/compiled.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <ostream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/testing/status_matchers.h"
+#include "policy/cases.h"
+#include "policy/loader.h"
+#include "policy/policy_store.h"
+
+namespace keyward::policy {
+
+// gtest prints parameters through ADL: this must live in PolicyCase's namespace.
+void PrintTo(const PolicyCase& c, std::ostream* os) { *os << c.name; }
+
+namespace {
+
+using ::keyward::testing::IsOk;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+std::shared_ptr<const CompiledPolicy> CompileFile(const std::string& relative) {
+  std::vector<Diagnostic> errors;
+  auto p = LoadPolicyFile(std::string(KEYWARD_SOURCE_DIR) + "/" + relative, &errors);
+  EXPECT_THAT(p, IsOk()) << (errors.empty() ? "" : errors[0].ToString());
+  return p.has_value() ? CompiledPolicy::Compile(std::move(*p)) : nullptr;
+}
+
+std::vector<PolicyCase> CasesFile(const std::string& relative) {
+  std::vector<Diagnostic> errors;
+  auto c = LoadCasesFile(std::string(KEYWARD_SOURCE_DIR) + "/" + relative, &errors);
+  EXPECT_THAT(c, IsOk()) << (errors.empty() ? "" : errors[0].ToString());
+  return c.has_value() ? std::move(*c) : std::vector<PolicyCase>{};
+}
+
+AccessRequest RequestOf(const PolicyCase& c) {
+  return AccessRequest{c.principal, c.fabric, c.secret.provider, c.secret.scope, c.secret.key, c.action};
+}
+
+// --- The decision table: policy/testdata/decision_table.{policy,cases}.json ---------------------------
+
+class DecisionTableTest : public ::testing::TestWithParam<PolicyCase> {
+ protected:
+  static void SetUpTestSuite() { policy_ = CompileFile("policy/testdata/decision_table.policy.json"); }
+  static void TearDownTestSuite() { policy_.reset(); }
+  static std::shared_ptr<const CompiledPolicy> policy_;
+};
+std::shared_ptr<const CompiledPolicy> DecisionTableTest::policy_;
+
+TEST_P(DecisionTableTest, Decides) {
+  ASSERT_NE(policy_, nullptr);
+  const PolicyCase& c = GetParam();
+  ASSERT_TRUE(c.decided_by.has_value()) << "every row of the table pins what decides it";
+  const AccessRequest req = RequestOf(c);
+  const Decision d = policy_->Decide(req);
+  EXPECT_EQ(EffectName(d.effect), EffectName(c.expect));
+  EXPECT_EQ(DecidedByLabel(d), *c.decided_by);
+  // The index and the full scan must agree on every row, and so must explain.
+  const Decision scan = policy_->DecideByScan(req);
+  EXPECT_EQ(DecidedByLabel(scan), DecidedByLabel(d));
+  const auto ex = policy_->Explain(req);
+  EXPECT_EQ(DecidedByLabel(ex.decision), DecidedByLabel(d));
+  if (d.basis == Decision::Basis::kRule) {
+    ASSERT_FALSE(ex.matched_rules.empty());
+  }
+}
+
+std::vector<PolicyCase> TableCases() { return CasesFile("policy/testdata/decision_table.cases.json"); }
+
+INSTANTIATE_TEST_SUITE_P(Table, DecisionTableTest, ::testing::ValuesIn(TableCases()),
+                         [](const auto& test_param) {
+                           std::string name;
+                           for (const char ch : test_param.param.name) {
+                             name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+                           }
+                           return std::to_string(test_param.index) + "_" + name;
+                         });
+
+TEST(DecisionTableSizeTest, HasAtLeastSixtyCases) { EXPECT_GE(TableCases().size(), 60u); }
+
+// --- Explain -----------------------------------------------------------------------------------------
+
+TEST(ExplainTest, ListsEveryMatchingRuleInOrder) {
+  auto p = CompileFile("policy/testdata/decision_table.policy.json");
+  ASSERT_NE(p, nullptr);
+  // etl-read (0), etl-deep (1) and deny-etl-root (2) all match; the deny decides.
+  const auto ex = p->Explain(AccessRequest{"etl", "emr-1", "vault", "secret/etl", "root_pw", Action::kResolve});
+  EXPECT_THAT(ex.matched_rules, ElementsAre(0u, 1u, 2u));
+  EXPECT_EQ(DecidedByLabel(ex.decision), "rule:deny-etl-root");
+  EXPECT_EQ(ex.constraint, nullptr);
+}
+
+TEST(ExplainTest, ShowsRulesThatAConstraintOverrides) {
+  auto p = CompileFile("policy/testdata/decision_table.policy.json");
+  ASSERT_NE(p, nullptr);
+  const auto ex = p->Explain(AccessRequest{"ops", "emr-1", "env", "", "SPARK_HOME", Action::kWrite});
+  EXPECT_EQ(ex.constraint, &constraint::kReadOnlyProvider);
+  ASSERT_THAT(ex.matched_rules, SizeIs(1));
+  EXPECT_EQ(p->policy().rules[ex.matched_rules[0]].id, "ops-write");
+}
+
+TEST(ExplainTest, CarriesTheReasonOfAnInvalidRef) {
+  auto p = CompileFile("policy/testdata/decision_table.policy.json");
+  ASSERT_NE(p, nullptr);
+  const auto ex = p->Explain(AccessRequest{"etl", "emr-1", "vault", "secret/../x", "k", Action::kResolve});
+  EXPECT_EQ(ex.constraint, &constraint::kInvalidSecretRef);
+  EXPECT_THAT(ex.ref_status.message(), HasSubstr("'..' segment"));
+}
+
+TEST(DecisionTest, ReasonCarriesTheRuleDescription) {
+  auto p = CompileFile("examples/policy.json");
+  ASSERT_NE(p, nullptr);
+  const Decision d = p->Decide(AccessRequest{"pipeline-etl-daily", "emr-etl", "vault", "secret/data-eng/snowflake",
+                                             "password", Action::kResolve});
+  EXPECT_TRUE(d.allowed());
+  EXPECT_EQ(d.decided_by, "etl-reads-snowflake");
+  EXPECT_EQ(d.reason, "Nightly ETL pipelines read the Snowflake credentials");
+  EXPECT_EQ(p->version(), p->policy().version);
+}
+
+// --- The index must agree with the scan on arbitrary requests ----------------------------------------
+
+TEST(DifferentialTest, IndexAgreesWithScanOnRandomRequests) {
+  auto p = CompileFile("policy/testdata/decision_table.policy.json");
+  ASSERT_NE(p, nullptr);
+  const std::vector<std::string> principals = {"etl", "ops", "admin", "sales-east", "sales-intern", "intl",
+                                               "trial-a-user", "trial-b-user", "nobody", ""};
+  std::vector<std::string> fabrics;
+  for (const FabricDef& f : p->policy().fabrics) fabrics.push_back(f.id);
+  fabrics.push_back("unknown");
+  std::vector<std::string> providers;
+  for (const ProviderDef& pr : p->policy().providers) providers.push_back(pr.id);
+  const std::vector<std::string> scopes = {"",         "secret/etl", "secret/etl/team", "kv/app",   "salesforce",
+                                           "Shared",   "trial-a",    "TRIAL-A",         "trial-b",  "secret/intl",
+                                           "shared-team", "secret/../x"};
+  const std::vector<std::string> keys = {"db", "root", "root_pw", "SPARK_HOME", "DB_X", "api-1", "k", "clé-x", ""};
+  std::mt19937 rng(99);
+  auto pick = [&](const std::vector<std::string>& v) -> const std::string& {
+    return v[std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng)];
+  };
+  int allowed = 0;
+  for (int i = 0; i < 50000; ++i) {
+    const AccessRequest req{pick(principals), pick(fabrics), pick(providers), pick(scopes), pick(keys),
+                            kAllActions[std::uniform_int_distribution<std::size_t>(0, 3)(rng)]};
+    const Decision a = p->Decide(req);
+    const Decision b = p->DecideByScan(req);
+    ASSERT_EQ(DecidedByLabel(a), DecidedByLabel(b))
+        << req.principal << " " << req.fabric << " " << req.provider << ":" << req.scope << "/" << req.key << " "
+        << ActionName(req.action);
+    allowed += a.allowed() ? 1 : 0;
+  }
+  EXPECT_GT(allowed, 100);  // the random requests reach allow decisions, not only denials
+}
+
+// --- Concurrency: readers decide while the policy is swapped -----------------------------------------
+
+TEST(PolicyStoreTest, ReadersSeeWholeSnapshotsWhileReloading) {
+  auto first = CompileFile("examples/policy.json");
+  auto second = CompileFile("policy/testdata/decision_table.policy.json");
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  const std::string v1(first->version()), v2(second->version());
+  PolicyStore store(first);
+  std::atomic<bool> stop{false};
+  std::atomic<long> decisions{0}, inconsistent{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      for (int n = 0; n < 20000 && !stop.load(); ++n) {
+        const auto snap = store.Current();
+        // The same request decided twice against one snapshot gives the same answer, and the snapshot is
+        // one of the two policies, whole.
+        const AccessRequest req{"pipeline-etl-daily", "emr-etl", "vault", "secret/data-eng/snowflake", "password",
+                                Action::kResolve};
+        const Decision a = snap->Decide(req);
+        const Decision b = snap->Decide(req);
+        const std::string v(snap->version());
+        if (DecidedByLabel(a) != DecidedByLabel(b) || (v != v1 && v != v2)) ++inconsistent;
+        if (v == v1 && !a.allowed()) ++inconsistent;  // allowed by the example policy
+        if (v == v2 && a.allowed()) ++inconsistent;   // unknown fabric in the table policy
+        ++decisions;
+      }
+    });
+  }
+  for (int i = 0; i < 2000; ++i) {
+    store.Replace(i % 2 ? first : second);
+    std::this_thread::yield();
+  }
+  stop = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(inconsistent.load(), 0);
+  EXPECT_GT(decisions.load(), 0);
+}
+
+}  // namespace
+}  // namespace keyward::policy
