@@ -13,6 +13,13 @@ Status BadChar(std::string_view what, std::string_view text, std::size_t pos, st
 }
 
 Status CheckText(std::string_view what, std::string_view text) {
+  // Fast path for the common case, printable ASCII: one pass, no allocation.
+  bool printable_ascii = true;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    printable_ascii = printable_ascii && c >= 0x20 && c < 0x7F;
+  }
+  if (printable_ascii) return Status();
   if (const std::size_t bad = FirstInvalidUtf8(text); bad != text.size()) {
     return Status::InvalidArgument(std::string(what) + " '" + Printable(text) + "' is not valid UTF-8 (byte " +
                                    std::to_string(bad) + ")");

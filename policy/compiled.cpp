@@ -1,5 +1,6 @@
 #include "policy/compiled.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "core/secret_ref.h"
@@ -27,20 +28,20 @@ CompiledPolicy::CompiledPolicy(Policy policy) : policy_(std::move(policy)) {
   const std::size_t fabric_words = (nf + 63) / 64 + 1;
   const std::size_t provider_words = (np + 63) / 64 + 1;
 
-  for (std::size_t i = 0; i < np; ++i) provider_index_.emplace(policy_.providers[i].id, static_cast<std::uint32_t>(i));
+  for (std::size_t i = 0; i < np; ++i) provider_index_.Insert(policy_.providers[i].id, static_cast<std::uint32_t>(i));
   owned_scopes_.resize(np);
   fabrics_.resize(nf);
   for (std::size_t i = 0; i < nf; ++i) {
     const FabricDef& f = policy_.fabrics[i];
-    fabric_index_.emplace(f.id, static_cast<std::uint32_t>(i));
+    fabric_index_.Insert(f.id, static_cast<std::uint32_t>(i));
     CompiledFabric& cf = fabrics_[i];
     cf.providers.assign(provider_words, 0);
     if (f.managed) cf.scope_folded = FoldCase(f.scope);
     for (const std::string& pid : f.providers) {
-      auto it = provider_index_.find(pid);
-      if (it == provider_index_.end()) continue;
-      SetBit(cf.providers, it->second);
-      if (f.managed) owned_scopes_[it->second].emplace(cf.scope_folded, static_cast<std::uint32_t>(i));
+      const std::uint32_t pi = provider_index_.Find(pid);
+      if (pi == FlatIndex::kMissing) continue;
+      SetBit(cf.providers, pi);
+      if (f.managed) owned_scopes_[pi].Insert(cf.scope_folded, static_cast<std::uint32_t>(i));
     }
   }
 
@@ -76,23 +77,29 @@ CompiledPolicy::CompiledPolicy(Policy policy) : policy_(std::move(policy)) {
       cr.secrets.push_back(std::move(cs));
     }
 
-    // Index: literal principals by name; a rule with any principal glob by fabric.
-    bool has_glob = false;
-    for (const NameGlob& p : cr.principals) has_glob = has_glob || !p.is_literal();
+    // Index: literal principals by name; principal globs by fabric.
     for (const Action a : kAllActions) {
       if (!(r.actions & ActionBit(a))) continue;
       const auto ai = static_cast<std::size_t>(a);
       for (const NameGlob& p : cr.principals) {
         if (!p.is_literal()) continue;
-        Bucket& b = by_principal_[ai][p.pattern()];
+        const auto slot = principal_index_.Insert(p.pattern(), static_cast<std::uint32_t>(by_principal_.size()));
+        if (slot == by_principal_.size()) by_principal_.emplace_back();
+        Bucket& b = by_principal_[slot][ai];
         auto& list = r.effect == Effect::kDeny ? b.deny : b.allow;
         if (list.empty() || list.back() != idx) list.push_back(idx);
       }
-      if (has_glob) {
+      for (const NameGlob& p : cr.principals) {
+        if (p.is_literal()) continue;
+        GlobEntry entry;
+        entry.rule = idx;
+        const std::string_view prefix = std::string_view(p.pattern()).substr(0, p.pattern().find('*'));
+        entry.prefix_len = static_cast<std::uint8_t>(std::min(prefix.size(), sizeof entry.prefix));
+        prefix.copy(entry.prefix, entry.prefix_len);
         for (std::size_t fi = 0; fi < nf; ++fi) {
           if (!Test(cr.fabrics, static_cast<std::uint32_t>(fi))) continue;
-          Bucket& b = by_fabric_[ai][fi];
-          (r.effect == Effect::kDeny ? b.deny : b.allow).push_back(idx);
+          GlobBucket& b = by_fabric_[ai][fi];
+          (r.effect == Effect::kDeny ? b.deny : b.allow).push_back(entry);
         }
       }
     }
@@ -102,17 +109,17 @@ CompiledPolicy::CompiledPolicy(Policy policy) : policy_(std::move(policy)) {
 
 const Constraint* CompiledPolicy::Resolve(const AccessRequest& req, Context* ctx, char* fold,
                                           Status* ref_status) const {
-  const auto fit = fabric_index_.find(req.fabric);
-  if (fit == fabric_index_.end()) return &constraint::kUnknownFabric;
-  const auto pit = provider_index_.find(req.provider);
-  if (pit == provider_index_.end()) return &constraint::kUnknownProvider;
-  const ProviderType type = policy_.providers[pit->second].type;
+  const std::uint32_t fi = fabric_index_.Find(req.fabric);
+  if (fi == FlatIndex::kMissing) return &constraint::kUnknownFabric;
+  const std::uint32_t pi = provider_index_.Find(req.provider);
+  if (pi == FlatIndex::kMissing) return &constraint::kUnknownProvider;
+  const ProviderType type = policy_.providers[pi].type;
   if (Status s = ValidateSecretRef(type, req.scope, req.key); !s.ok()) {
     if (ref_status != nullptr) *ref_status = std::move(s);
     return &constraint::kInvalidSecretRef;
   }
-  ctx->fabric = fit->second;
-  ctx->provider = pit->second;
+  ctx->fabric = fi;
+  ctx->provider = pi;
   ctx->type = type;
   ctx->principal = req.principal;
   ctx->key = req.key;
@@ -137,10 +144,10 @@ const Constraint* CompiledPolicy::Constrain(const Context& ctx) const {
   if (const Constraint* c = ActionConstraint(ctx.type, ctx.action)) return c;
   if (ctx.type == ProviderType::kDatabricks) {
     if (fabric.managed && ctx.scope != fabrics_[ctx.fabric].scope_folded) return &constraint::kManagedOwnScope;
-    const auto& owners = owned_scopes_[ctx.provider];
+    const FlatIndex& owners = owned_scopes_[ctx.provider];
     if (!owners.empty()) {
-      const auto it = owners.find(ctx.scope);
-      if (it != owners.end() && it->second != ctx.fabric) return &constraint::kScopeOwnedByManagedFabric;
+      const std::uint32_t owner = owners.Find(ctx.scope);
+      if (owner != FlatIndex::kMissing && owner != ctx.fabric) return &constraint::kScopeOwnedByManagedFabric;
     }
   }
   return nullptr;
@@ -154,17 +161,17 @@ const Constraint* CompiledPolicy::Check(const AccessRequest& req, Context* ctx, 
 bool CompiledPolicy::Matches(const CompiledRule& rule, const Context& ctx) const {
   if (!(rule.actions & ActionBit(ctx.action))) return false;
   if (!Test(rule.fabrics, ctx.fabric) || !Test(rule.providers, ctx.provider)) return false;
-  bool secret = false;
-  const bool folded = ctx.type == ProviderType::kDatabricks;
-  for (const CompiledSecret& s : rule.secrets) {
-    if (s.any || ((folded ? s.scope_folded : s.scope).Matches(ctx.scope) && s.key.Matches(ctx.key))) {
-      secret = true;
+  bool principal = false;
+  for (const NameGlob& p : rule.principals) {
+    if (p.Matches(ctx.principal)) {
+      principal = true;
       break;
     }
   }
-  if (!secret) return false;
-  for (const NameGlob& p : rule.principals) {
-    if (p.Matches(ctx.principal)) return true;
+  if (!principal) return false;
+  const bool folded = ctx.type == ProviderType::kDatabricks;
+  for (const CompiledSecret& s : rule.secrets) {
+    if (s.any || ((folded ? s.scope_folded : s.scope).Matches(ctx.scope) && s.key.Matches(ctx.key))) return true;
   }
   return false;
 }
@@ -174,16 +181,20 @@ Decision CompiledPolicy::RuleDecision(std::uint32_t rule_index) const {
   return Decision{r.effect, Decision::Basis::kRule, r.id, r.description};
 }
 
-std::uint32_t CompiledPolicy::FirstMatch(const std::vector<std::uint32_t>* a, const std::vector<std::uint32_t>* b,
+std::uint32_t CompiledPolicy::FirstMatch(const std::vector<std::uint32_t>* literal, const std::vector<GlobEntry>& glob,
                                          const Context& ctx) const {
   std::size_t i = 0, j = 0;
-  const std::size_t na = a ? a->size() : 0, nb = b ? b->size() : 0;
+  const std::size_t na = literal ? literal->size() : 0, nb = glob.size();
   while (i < na || j < nb) {
     std::uint32_t next;
-    if (j >= nb || (i < na && (*a)[i] <= (*b)[j])) {
-      next = (*a)[i++];
+    if (j >= nb || (i < na && (*literal)[i] <= glob[j].rule)) {
+      next = (*literal)[i++];
     } else {
-      next = (*b)[j++];
+      const GlobEntry& e = glob[j++];
+      if (ctx.principal.size() < e.prefix_len || ctx.principal.compare(0, e.prefix_len, e.prefix, e.prefix_len) != 0) {
+        continue;
+      }
+      next = e.rule;
     }
     if (Matches(rules_[next], ctx)) return next;
   }
@@ -195,11 +206,11 @@ Decision CompiledPolicy::Decide(const AccessRequest& req) const {
   char fold[kMaxDatabricksName];
   if (const Constraint* c = Check(req, &ctx, fold)) return ConstraintDecision(*c);
   const auto ai = static_cast<std::size_t>(req.action);
-  const Bucket* lit = nullptr;
-  if (auto it = by_principal_[ai].find(req.principal); it != by_principal_[ai].end()) lit = &it->second;
-  const Bucket& glob = by_fabric_[ai][ctx.fabric];
-  if (const auto d = FirstMatch(lit ? &lit->deny : nullptr, &glob.deny, ctx); d != kNone) return RuleDecision(d);
-  if (const auto a = FirstMatch(lit ? &lit->allow : nullptr, &glob.allow, ctx); a != kNone) return RuleDecision(a);
+  const std::uint32_t pslot = principal_index_.Find(req.principal);
+  const Bucket* lit = pslot == FlatIndex::kMissing ? nullptr : &by_principal_[pslot][ai];
+  const GlobBucket& glob = by_fabric_[ai][ctx.fabric];
+  if (const auto d = FirstMatch(lit ? &lit->deny : nullptr, glob.deny, ctx); d != kNone) return RuleDecision(d);
+  if (const auto a = FirstMatch(lit ? &lit->allow : nullptr, glob.allow, ctx); a != kNone) return RuleDecision(a);
   return Decision{};
 }
 

@@ -13,12 +13,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/authorizer.h"
 #include "core/status.h"
 #include "policy/constraints.h"
+#include "policy/flat_index.h"
 #include "policy/glob.h"
 #include "policy/policy.h"
 
@@ -50,12 +50,6 @@ class CompiledPolicy final : public Authorizer {
   Decision DecideByScan(const AccessRequest& request) const;
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
-  template <typename V>
-  using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
   using Bits = std::vector<std::uint64_t>;
 
   struct CompiledSecret {
@@ -81,6 +75,17 @@ class CompiledPolicy final : public Authorizer {
     std::vector<std::uint32_t> deny;
     std::vector<std::uint32_t> allow;
   };
+  // A rule with a principal glob, and the glob's literal prefix (truncated) as a cheap pre-filter that
+  // keeps most non-matching candidates from touching the rule itself.
+  struct GlobEntry {
+    std::uint32_t rule = 0;
+    std::uint8_t prefix_len = 0;
+    char prefix[11] = {};
+  };
+  struct GlobBucket {
+    std::vector<GlobEntry> deny;
+    std::vector<GlobEntry> allow;
+  };
   // A request after the constraint checks: indices resolved, scope folded when case-insensitive.
   struct Context {
     std::uint32_t fabric = 0;
@@ -105,18 +110,19 @@ class CompiledPolicy final : public Authorizer {
   const Constraint* Check(const AccessRequest& request, Context* ctx, char* fold) const;
   bool Matches(const CompiledRule& rule, const Context& ctx) const;
   Decision RuleDecision(std::uint32_t rule_index) const;
-  // First matching rule of `a` merged with `b` (both ascending), or UINT32_MAX.
-  std::uint32_t FirstMatch(const std::vector<std::uint32_t>* a, const std::vector<std::uint32_t>* b,
+  // First matching rule of `literal` merged with `glob` (both ascending), or UINT32_MAX.
+  std::uint32_t FirstMatch(const std::vector<std::uint32_t>* literal, const std::vector<GlobEntry>& glob,
                            const Context& ctx) const;
 
   Policy policy_;
-  StringMap<std::uint32_t> fabric_index_;
-  StringMap<std::uint32_t> provider_index_;
+  FlatIndex fabric_index_;
+  FlatIndex provider_index_;
   std::vector<CompiledFabric> fabrics_;
-  std::vector<StringMap<std::uint32_t>> owned_scopes_;  // per provider: folded scope -> owning fabric
+  std::vector<FlatIndex> owned_scopes_;  // per provider: folded scope -> owning fabric
   std::vector<CompiledRule> rules_;
-  std::array<StringMap<Bucket>, 4> by_principal_;       // per action: literal principal -> rules
-  std::array<std::vector<Bucket>, 4> by_fabric_;        // per action, per fabric: rules with principal globs
+  FlatIndex principal_index_;                           // literal principal -> index into by_principal_
+  std::vector<std::array<Bucket, 4>> by_principal_;     // per literal principal, per action: its rules
+  std::array<std::vector<GlobBucket>, 4> by_fabric_;    // per action, per fabric: rules with principal globs
 };
 
 }  // namespace keyward::policy

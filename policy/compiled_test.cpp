@@ -14,6 +14,7 @@
 #include "policy/cases.h"
 #include "policy/loader.h"
 #include "policy/policy_store.h"
+#include "policy/testing/synthetic_policy.h"
 
 namespace keyward::policy {
 
@@ -158,6 +159,28 @@ TEST(DifferentialTest, IndexAgreesWithScanOnRandomRequests) {
     allowed += a.allowed() ? 1 : 0;
   }
   EXPECT_GT(allowed, 100);  // the random requests reach allow decisions, not only denials
+}
+
+TEST(DifferentialTest, IndexAgreesWithScanOnLargeSyntheticPolicies) {
+  for (const std::size_t rules : {std::size_t{10}, std::size_t{1000}, std::size_t{3000}}) {
+    const testing::SyntheticShape shape{.rules = rules, .fabrics = 100, .seed = 5};
+    std::vector<Diagnostic> errors;
+    auto p = ParsePolicy(testing::SyntheticPolicyJson(shape), &errors);
+    ASSERT_THAT(p, IsOk()) << (errors.empty() ? "" : errors[0].ToString());
+    const auto compiled = CompiledPolicy::Compile(std::move(*p));
+    int allow = 0, deny_rule = 0;
+    for (const auto& r : testing::SyntheticRequests(shape, 8000, 11)) {
+      const Decision a = compiled->Decide(r.view());
+      ASSERT_EQ(DecidedByLabel(a), DecidedByLabel(compiled->DecideByScan(r.view())))
+          << r.principal << " " << r.fabric << " " << r.provider << ":" << r.scope << "/" << r.key;
+      allow += a.allowed() ? 1 : 0;
+      deny_rule += (!a.allowed() && a.basis == Decision::Basis::kRule) ? 1 : 0;
+    }
+    EXPECT_GT(allow, 800) << rules << " rules";  // the generator aims at real rules
+    if (rules >= 1000) {
+      EXPECT_GT(deny_rule, 20) << rules << " rules";
+    }
+  }
 }
 
 // --- Concurrency: readers decide while the policy is swapped -----------------------------------------

@@ -2,10 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <cctype>
+
 #include <ostream>
 #include <random>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -93,19 +92,16 @@ INSTANTIATE_TEST_SUITE_P(Table, PathGlobCoverTest,
 
 // --- Randomized checks against a brute-force oracle -------------------------------------------------
 
-bool OracleWildcard(const std::string& pattern, const std::string& text) {
-  std::string re;
-  for (const char c : pattern) {
-    if (c == '*') {
-      re += ".*";
-    } else if (std::isalnum(static_cast<unsigned char>(c))) {
-      re += c;  // (escaping a letter would change its meaning: "\\b" is a word boundary)
-    } else {
-      re += '\\';
-      re += c;
+// Exponential but obviously right: try every length for each '*'.
+bool OracleWildcard(std::string_view pattern, std::string_view text) {
+  if (pattern.empty()) return text.empty();
+  if (pattern[0] == '*') {
+    for (std::size_t k = 0; k <= text.size(); ++k) {
+      if (OracleWildcard(pattern.substr(1), text.substr(k))) return true;
     }
+    return false;
   }
-  return std::regex_match(text, std::regex(re));
+  return !text.empty() && pattern[0] == text[0] && OracleWildcard(pattern.substr(1), text.substr(1));
 }
 
 std::vector<std::string> Split(const std::string& s) {
@@ -164,7 +160,7 @@ TEST(GlobPropertyTest, PathGlobAgreesWithBruteForce) {
   }
 }
 
-TEST(GlobPropertyTest, WildcardAgreesWithRegex) {
+TEST(GlobPropertyTest, WildcardAgreesWithBruteForce) {
   std::mt19937 rng(7);
   for (int i = 0; i < 20000; ++i) {
     std::string pattern, text;

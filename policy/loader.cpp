@@ -205,8 +205,7 @@ class PolicyReader {
           if (const Constraint* c = ProviderTypeConstraint(prov->type, def.kind, def.managed)) {
             r_.Error(pptr, "constraint",
                      std::string(c->reason) + ": provider " + Quote(pid) + " is " + std::string(ProviderTypeName(prov->type)) +
-                         ", fabric " + Quote(def.id) + " is " + (def.managed ? "a managed " : "") +
-                         std::string(FabricKindName(def.kind)) + " fabric");
+                         ", fabric " + Quote(def.id) + (def.managed ? " is managed" : " is of kind " + std::string(FabricKindName(def.kind))));
             continue;
           }
           if (def.managed && !def.scope.empty()) {

@@ -130,7 +130,7 @@ TEST_F(LoaderTest, DatabricksProviderOnEmrFabricIsRejected) {
   EXPECT_THAT(Parse(Doc("", kProviders, fabrics)), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(errors_, ElementsAre(Diag("/fabrics/0/providers/1", "constraint",
                                         "Databricks Secrets can be used only on databricks fabrics: provider 'dbx' "
-                                        "is databricks, fabric 'emr' is emr fabric")));
+                                        "is databricks, fabric 'emr' is of kind emr")));
 }
 
 TEST_F(LoaderTest, ManagedFabricRules) {

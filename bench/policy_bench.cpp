@@ -1,0 +1,104 @@
+// Policy decision latency: the indexed evaluator (CompiledPolicy::Decide) against the full rule scan
+// (DecideByScan) as the baseline measured in the same run, for 10 to 10,000 rules over 100 fabrics.
+// Target (DESIGN.md §8): ≤ 500 ns median per decision at 1,000 rules.
+//
+//   build/release/bin/policy_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//
+// After the usual table it prints one line per policy size: indexed median, scan median, and their ratio.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policy/compiled.h"
+#include "policy/loader.h"
+#include "policy/testing/synthetic_policy.h"
+
+namespace {
+
+using keyward::policy::CompiledPolicy;
+using keyward::policy::testing::SyntheticRequest;
+using keyward::policy::testing::SyntheticShape;
+
+struct Fixture {
+  std::shared_ptr<const CompiledPolicy> policy;
+  std::vector<SyntheticRequest> requests;
+};
+
+const Fixture& FixtureFor(std::size_t rules) {
+  static std::map<std::size_t, Fixture> cache;
+  auto it = cache.find(rules);
+  if (it != cache.end()) return it->second;
+  const SyntheticShape shape{.rules = rules, .fabrics = 100, .seed = 3};
+  std::vector<keyward::Diagnostic> errors;
+  auto p = keyward::policy::ParsePolicy(keyward::policy::testing::SyntheticPolicyJson(shape), &errors);
+  if (!p.has_value()) {
+    std::fprintf(stderr, "synthetic policy does not load: %s\n", p.error().ToString().c_str());
+    std::abort();
+  }
+  Fixture f{CompiledPolicy::Compile(std::move(*p)), keyward::policy::testing::SyntheticRequests(shape, 4096, 17)};
+  return cache.emplace(rules, std::move(f)).first->second;
+}
+
+void BM_DecideIndexed(benchmark::State& state) {
+  const Fixture& f = FixtureFor(static_cast<std::size_t>(state.range(0)));
+  std::size_t i = 0, allowed = 0;
+  for (auto _ : state) {
+    const auto d = f.policy->Decide(f.requests[i++ & std::size_t{4095}].view());
+    allowed += static_cast<std::size_t>(d.allowed());
+    benchmark::DoNotOptimize(d);
+  }
+  state.counters["allowed_%"] = 100.0 * static_cast<double>(allowed) / static_cast<double>(state.iterations());
+}
+
+void BM_DecideScan(benchmark::State& state) {
+  const Fixture& f = FixtureFor(static_cast<std::size_t>(state.range(0)));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto d = f.policy->DecideByScan(f.requests[i++ & std::size_t{4095}].view());
+    benchmark::DoNotOptimize(d);
+  }
+}
+
+BENCHMARK(BM_DecideIndexed)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000);
+BENCHMARK(BM_DecideScan)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000);
+
+// Remembers the median (or, without repetitions, the only) time per run, to print ratios at the end.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& r : runs) {
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
+      times_[r.run_name.str()] = r.GetAdjustedRealTime();
+    }
+  }
+  void PrintRatios() const {
+    std::printf("\n%-8s %16s %16s %10s\n", "rules", "indexed ns", "scan ns", "scan/index");
+    for (const long n : {10L, 100L, 1000L, 10000L}) {
+      const auto a = times_.find("BM_DecideIndexed/" + std::to_string(n));
+      const auto b = times_.find("BM_DecideScan/" + std::to_string(n));
+      if (a == times_.end() || b == times_.end()) continue;
+      std::printf("%-8ld %16.1f %16.1f %9.1fx\n", n, a->second, b->second, b->second / a->second);
+    }
+  }
+
+ private:
+  std::map<std::string, double> times_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.PrintRatios();
+  benchmark::Shutdown();
+  return 0;
+}
