@@ -192,12 +192,13 @@ TEST(PolicyStoreTest, ReadersSeeWholeSnapshotsWhileReloading) {
   ASSERT_NE(second, nullptr);
   const std::string v1(first->version()), v2(second->version());
   PolicyStore store(first);
-  std::atomic<bool> stop{false};
-  std::atomic<long> decisions{0}, inconsistent{0};
+  constexpr int kReaders = 4, kPerReader = 5000;
+  std::atomic<int> readers_done{0};
+  std::atomic<long> decisions{0}, inconsistent{0}, swaps{0};
   std::vector<std::thread> readers;
-  for (int t = 0; t < 4; ++t) {
+  for (int t = 0; t < kReaders; ++t) {
     readers.emplace_back([&] {
-      for (int n = 0; n < 20000 && !stop.load(); ++n) {
+      for (int n = 0; n < kPerReader; ++n) {
         const auto snap = store.Current();
         // The same request decided twice against one snapshot gives the same answer, and the snapshot is
         // one of the two policies, whole.
@@ -211,16 +212,19 @@ TEST(PolicyStoreTest, ReadersSeeWholeSnapshotsWhileReloading) {
         if (v == v2 && a.allowed()) ++inconsistent;   // unknown fabric in the table policy
         ++decisions;
       }
+      ++readers_done;
     });
   }
-  for (int i = 0; i < 2000; ++i) {
-    store.Replace(i % 2 ? first : second);
+  // Swap for as long as any reader runs, however the threads happen to be scheduled.
+  do {
+    store.Replace(swaps % 2 ? first : second);
+    ++swaps;
     std::this_thread::yield();
-  }
-  stop = true;
+  } while (readers_done.load() < kReaders);
   for (auto& r : readers) r.join();
   EXPECT_EQ(inconsistent.load(), 0);
-  EXPECT_GT(decisions.load(), 0);
+  EXPECT_EQ(decisions.load(), kReaders * kPerReader);
+  EXPECT_GT(swaps.load(), 0);
 }
 
 }  // namespace
