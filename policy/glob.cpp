@@ -6,28 +6,31 @@
 namespace keyward::policy {
 namespace {
 
-// Covers for single-segment wildcard patterns: does every text matched by `narrow` also match `broad`?
-// Simulates `broad` as an NFA over the tokens of `narrow`, where a '*' of `narrow` can only be absorbed
-// by a '*' of `broad`. Sound; complete for the patterns people write.
-bool WildcardCovers(std::string_view broad, std::string_view narrow) {
+// Does every sequence matched by the token pattern `narrow` also match `broad`? Simulates `broad` as an
+// NFA over the tokens of `narrow`. A star token of `broad` absorbs any run of narrow tokens, stars
+// included; any other broad token consumes one narrow token when `consumes(broad_token, narrow_token)`.
+// A narrow star can only be absorbed by a broad star, so the answer is sound (never a false yes), and
+// complete for the patterns people write.
+template <typename Broad, typename Narrow, typename IsStar, typename Consumes>
+bool CoversByNfa(const Broad& broad, const Narrow& narrow, IsStar is_star, Consumes consumes) {
   const std::size_t n = broad.size();
   std::vector<char> cur(n + 1, 0), next(n + 1, 0);
   auto close = [&](std::vector<char>& s) {
     for (std::size_t i = 0; i < n; ++i) {
-      if (s[i] && broad[i] == '*') s[i + 1] = 1;
+      if (s[i] && is_star(broad[i])) s[i + 1] = 1;
     }
   };
   cur[0] = 1;
   close(cur);
-  for (const char t : narrow) {
+  for (const auto& t : narrow) {
     std::fill(next.begin(), next.end(), 0);
     bool any = false;
     for (std::size_t i = 0; i < n; ++i) {
       if (!cur[i]) continue;
-      if (broad[i] == '*') {
-        next[i] = 1;  // a broad '*' absorbs a literal or a narrow '*'
+      if (is_star(broad[i])) {
+        next[i] = 1;
         any = true;
-      } else if (t != '*' && broad[i] == t) {
+      } else if (consumes(broad[i], t)) {
         next[i + 1] = 1;
         any = true;
       }
@@ -37,6 +40,11 @@ bool WildcardCovers(std::string_view broad, std::string_view narrow) {
     cur.swap(next);
   }
   return cur[n] != 0;
+}
+
+bool WildcardCovers(std::string_view broad, std::string_view narrow) {
+  return CoversByNfa(
+      broad, narrow, [](char c) { return c == '*'; }, [](char b, char t) { return t != '*' && b == t; });
 }
 
 // Iterates '/'-separated segments of a text by byte offsets, without allocating.
@@ -133,35 +141,11 @@ bool PathGlob::Matches(std::string_view text) const noexcept {
 
 bool PathGlob::Covers(const PathGlob& narrower) const {
   if (matches_everything()) return true;
-  // NFA of this pattern's segments run over the narrower pattern's segments: a "**" here absorbs any
-  // segment (and a "**" there); a segment pattern here absorbs a segment pattern it covers.
-  const std::size_t n = segments_.size();
-  std::vector<char> cur(n + 1, 0), next(n + 1, 0);
-  auto close = [&](std::vector<char>& s) {
-    for (std::size_t i = 0; i < n; ++i) {
-      if (s[i] && segments_[i] == "**") s[i + 1] = 1;
-    }
-  };
-  cur[0] = 1;
-  close(cur);
-  for (const std::string& seg : narrower.segments_) {
-    std::fill(next.begin(), next.end(), 0);
-    bool any = false;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!cur[i]) continue;
-      if (segments_[i] == "**") {
-        next[i] = 1;
-        any = true;
-      } else if (seg != "**" && WildcardCovers(segments_[i], seg)) {
-        next[i + 1] = 1;
-        any = true;
-      }
-    }
-    if (!any) return false;
-    close(next);
-    cur.swap(next);
-  }
-  return cur[n] != 0;
+  // A "**" here absorbs any segments (and a "**" there); a segment pattern here consumes a segment
+  // pattern there that it covers.
+  return CoversByNfa(
+      segments_, narrower.segments_, [](const std::string& s) { return s == "**"; },
+      [](const std::string& b, const std::string& t) { return t != "**" && WildcardCovers(b, t); });
 }
 
 }  // namespace keyward::policy

@@ -87,6 +87,8 @@ std::string ParseSecretPattern(std::string_view text, SecretPattern* out) {
 
 std::string Quote(std::string_view s) { return "'" + Printable(s) + "'"; }
 
+using SeenIds = std::map<std::string, std::string, std::less<>>;  // id -> pointer where first defined
+
 class PolicyReader {
  public:
   explicit PolicyReader(std::vector<Diagnostic>* diags) : diags_(diags), r_(diags) {}
@@ -108,24 +110,29 @@ class PolicyReader {
   std::size_t error_count() const { return r_.error_count(); }
 
  private:
+  // The required "id" member of a provider, fabric or rule: well-formed and not seen before.
+  std::string ReadId(const Json& e, const std::string& ptr, std::string_view what, SeenIds* seen) {
+    auto id = r_.String(e, ptr, "id", true);
+    if (!id) return {};
+    if (auto problem = IdProblem(*id, false); !problem.empty()) {
+      r_.Error(ptr + "/id", "id", std::string(what) + " id " + problem);
+    } else if (auto [it, fresh] = seen->emplace(*id, ptr); !fresh) {
+      r_.Error(ptr + "/id", "duplicate-id",
+               "duplicate " + std::string(what) + " id " + Quote(*id) + " (first defined at " + it->second + ")");
+    }
+    return *id;
+  }
+
   void ReadProviders(const Json& root, Policy* p) {
     const Json* arr = r_.Array(root, "", "providers", true, true);
     if (arr == nullptr) return;
-    std::map<std::string, std::string, std::less<>> seen;
+    SeenIds seen;
     for (std::size_t i = 0; i < arr->size(); ++i) {
       const std::string ptr = JsonPointerJoin("/providers", i);
       const Json& e = (*arr)[i];
       if (!r_.Object(e, ptr, {"id", "type", "description"})) continue;
       ProviderDef def;
-      auto id = r_.String(e, ptr, "id", true);
-      if (id) {
-        if (auto problem = IdProblem(*id, false); !problem.empty()) {
-          r_.Error(ptr + "/id", "id", "provider id " + problem);
-        } else if (auto [it, fresh] = seen.emplace(*id, ptr); !fresh) {
-          r_.Error(ptr + "/id", "duplicate-id", "duplicate provider id " + Quote(*id) + " (first defined at " + it->second + ")");
-        }
-        def.id = *id;
-      }
+      def.id = ReadId(e, ptr, "provider", &seen);
       if (auto type = r_.String(e, ptr, "type", true)) {
         if (auto t = ParseProviderType(*type)) {
           def.type = *t;
@@ -141,7 +148,7 @@ class PolicyReader {
   void ReadFabrics(const Json& root, Policy* p) {
     const Json* arr = r_.Array(root, "", "fabrics", true, true);
     if (arr == nullptr) return;
-    std::map<std::string, std::string, std::less<>> seen;
+    SeenIds seen;
     // (provider id, folded scope) -> pointer of the managed fabric that owns it
     std::map<std::pair<std::string, std::string>, std::string> owners;
     for (std::size_t i = 0; i < arr->size(); ++i) {
@@ -150,14 +157,7 @@ class PolicyReader {
       if (!r_.Object(e, ptr, {"id", "kind", "managed", "scope", "providers", "description"})) continue;
       FabricDef def;
       bool kind_ok = false;
-      if (auto id = r_.String(e, ptr, "id", true)) {
-        if (auto problem = IdProblem(*id, false); !problem.empty()) {
-          r_.Error(ptr + "/id", "id", "fabric id " + problem);
-        } else if (auto [it, fresh] = seen.emplace(*id, ptr); !fresh) {
-          r_.Error(ptr + "/id", "duplicate-id", "duplicate fabric id " + Quote(*id) + " (first defined at " + it->second + ")");
-        }
-        def.id = *id;
-      }
+      def.id = ReadId(e, ptr, "fabric", &seen);
       if (auto kind = r_.String(e, ptr, "kind", true)) {
         if (auto k = ParseFabricKind(*kind)) {
           def.kind = *k;
@@ -237,7 +237,7 @@ class PolicyReader {
   void ReadRules(const Json& root, Policy* p) {
     const Json* arr = r_.Array(root, "", "rules", true, true);
     if (arr == nullptr) return;
-    std::map<std::string, std::string, std::less<>> seen;
+    SeenIds seen;
     for (std::size_t i = 0; i < arr->size(); ++i) {
       const std::string ptr = RulePointer(i);
       const Json& e = (*arr)[i];
@@ -247,14 +247,7 @@ class PolicyReader {
       }
       const std::size_t errors_before = r_.error_count();
       RuleDef rule;
-      if (auto id = r_.String(e, ptr, "id", true)) {
-        if (auto problem = IdProblem(*id, false); !problem.empty()) {
-          r_.Error(ptr + "/id", "id", "rule id " + problem);
-        } else if (auto [it, fresh] = seen.emplace(*id, ptr); !fresh) {
-          r_.Error(ptr + "/id", "duplicate-id", "duplicate rule id " + Quote(*id) + " (first defined at " + it->second + ")");
-        }
-        rule.id = *id;
-      }
+      rule.id = ReadId(e, ptr, "rule", &seen);
       if (auto effect = r_.String(e, ptr, "effect", true)) {
         if (*effect == "allow") {
           rule.effect = Effect::kAllow;

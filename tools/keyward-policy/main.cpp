@@ -68,26 +68,43 @@ void PrintJson(const Json& j) {
   std::cout << j.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
 }
 
-// Parses a subcommand's options. Returns false (after printing) for --help or a usage error, with the
-// exit code in *exit_code.
-bool ParseOptions(const std::vector<std::string>& args, const po::options_description& visible,
-                  const po::options_description& all, const po::positional_options_description& positional,
-                  const char* usage, po::variables_map* vm, int* exit_code) {
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), *vm);
-    if (vm->count("help")) {
-      std::cout << usage << "\n" << visible << "\n";
-      *exit_code = kExitOk;
+// A subcommand's command line. Every command has --help, --json and the policy FILE as its first
+// positional argument; commands add their own options to `visible` (and positionals to `hidden`).
+struct CommandLine {
+  po::options_description visible{"Options"};
+  po::options_description hidden;
+  po::positional_options_description positional;
+  po::variables_map vm;
+
+  CommandLine() {
+    visible.add_options()("help,h", "show this help")("json", "print one JSON object instead of text");
+    hidden.add_options()("file", po::value<std::string>()->required(), "policy file");
+    positional.add("file", 1);
+  }
+
+  // Returns false (after printing) for --help or a usage error, with the exit code in *exit_code.
+  bool Parse(const std::vector<std::string>& args, const char* usage, int* exit_code) {
+    po::options_description all;
+    all.add(visible).add(hidden);
+    try {
+      po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+      if (vm.count("help")) {
+        std::cout << usage << "\n" << visible << "\n";
+        *exit_code = kExitOk;
+        return false;
+      }
+      po::notify(vm);
+    } catch (const po::error& e) {
+      std::cerr << "keyward-policy: " << e.what() << "\n" << usage << "\nTry 'keyward-policy --help'.\n";
+      *exit_code = kExitUsage;
       return false;
     }
-    po::notify(*vm);
-  } catch (const po::error& e) {
-    std::cerr << "keyward-policy: " << e.what() << "\n" << usage << "\nTry 'keyward-policy --help'.\n";
-    *exit_code = kExitUsage;
-    return false;
+    return true;
   }
-  return true;
-}
+
+  bool json() const { return vm.count("json") > 0; }
+  std::string file() const { return vm["file"].as<std::string>(); }
+};
 
 // Loads and compiles a policy, printing errors. Returns nullptr with *exit_code set on failure.
 std::shared_ptr<const keyward::policy::CompiledPolicy> LoadOrReport(const std::string& path, bool json,
@@ -111,20 +128,13 @@ std::shared_ptr<const keyward::policy::CompiledPolicy> LoadOrReport(const std::s
 }
 
 int Check(const std::vector<std::string>& args) {
-  po::options_description visible("Options");
-  visible.add_options()("help,h", "show this help")("json", "print one JSON object instead of text")(
-      "strict", "exit 1 when there are warnings too (for CI)");
-  po::options_description all;
-  all.add(visible).add_options()("file", po::value<std::string>()->required(), "policy file");
-  po::positional_options_description pos;
-  pos.add("file", 1);
-  po::variables_map vm;
+  CommandLine cl;
+  cl.visible.add_options()("strict", "exit 1 when there are warnings too (for CI)");
   int code = kExitOk;
-  if (!ParseOptions(args, visible, all, pos, "Usage: keyward-policy check FILE [--strict] [--json]", &vm, &code)) {
-    return code;
-  }
-  const std::string path = vm["file"].as<std::string>();
-  const bool json = vm.count("json") > 0;
+  if (!cl.Parse(args, "Usage: keyward-policy check FILE [--strict] [--json]", &code)) return code;
+  const po::variables_map& vm = cl.vm;
+  const std::string path = cl.file();
+  const bool json = cl.json();
   auto compiled = LoadOrReport(path, json, &code);
   if (compiled == nullptr) return code;
   const auto& p = compiled->policy();
@@ -150,22 +160,19 @@ int Check(const std::vector<std::string>& args) {
 }
 
 int Explain(const std::vector<std::string>& args) {
-  po::options_description visible("Options");
-  visible.add_options()("help,h", "show this help")("principal", po::value<std::string>()->required(),
-                                                      "who asks (a principal id)")(
+  CommandLine cl;
+  cl.visible.add_options()("principal", po::value<std::string>()->required(), "who asks (a principal id)")(
       "fabric", po::value<std::string>()->required(), "where the pipeline runs (a fabric id)")(
       "secret", po::value<std::string>()->required(), "PROVIDER:SCOPE/KEY, or PROVIDER:KEY for env variables")(
-      "action", po::value<std::string>()->default_value("resolve"), "resolve, list, write or delete")(
-      "json", "print one JSON object instead of text");
-  po::options_description all;
-  all.add(visible).add_options()("file", po::value<std::string>()->required(), "policy file");
-  po::positional_options_description pos;
-  pos.add("file", 1);
-  po::variables_map vm;
+      "action", po::value<std::string>()->default_value("resolve"), "resolve, list, write or delete");
   int code = kExitOk;
-  const char* usage =
-      "Usage: keyward-policy explain FILE --principal P --fabric F --secret PROVIDER:SCOPE/KEY --action A [--json]";
-  if (!ParseOptions(args, visible, all, pos, usage, &vm, &code)) return code;
+  if (!cl.Parse(args,
+                "Usage: keyward-policy explain FILE --principal P --fabric F --secret PROVIDER:SCOPE/KEY --action A "
+                "[--json]",
+                &code)) {
+    return code;
+  }
+  const po::variables_map& vm = cl.vm;
   const auto action = keyward::ParseAction(vm["action"].as<std::string>());
   if (!action) {
     std::cerr << "keyward-policy: --action must be resolve, list, write or delete, got '"
@@ -177,8 +184,8 @@ int Explain(const std::vector<std::string>& args) {
     std::cerr << "keyward-policy: --secret: " << ref.error().message() << "\n";
     return kExitUsage;
   }
-  const std::string path = vm["file"].as<std::string>();
-  const bool json = vm.count("json") > 0;
+  const std::string path = cl.file();
+  const bool json = cl.json();
   auto compiled = LoadOrReport(path, json, &code);
   if (compiled == nullptr) return code;
 
@@ -245,21 +252,14 @@ int Explain(const std::vector<std::string>& args) {
 }
 
 int Test(const std::vector<std::string>& args) {
-  po::options_description visible("Options");
-  visible.add_options()("help,h", "show this help")("verbose,v", "list passing cases too")(
-      "json", "print one JSON object instead of text");
-  po::options_description all;
-  all.add(visible).add_options()("file", po::value<std::string>()->required(), "policy file")(
-      "cases", po::value<std::string>()->required(), "cases file");
-  po::positional_options_description pos;
-  pos.add("file", 1).add("cases", 1);
-  po::variables_map vm;
+  CommandLine cl;
+  cl.visible.add_options()("verbose,v", "list passing cases too");
+  cl.hidden.add_options()("cases", po::value<std::string>()->required(), "cases file");
+  cl.positional.add("cases", 1);
   int code = kExitOk;
-  if (!ParseOptions(args, visible, all, pos, "Usage: keyward-policy test FILE CASES [--verbose] [--json]", &vm,
-                    &code)) {
-    return code;
-  }
-  const bool json = vm.count("json") > 0;
+  if (!cl.Parse(args, "Usage: keyward-policy test FILE CASES [--verbose] [--json]", &code)) return code;
+  const po::variables_map& vm = cl.vm;
+  const bool json = cl.json();
   const std::string cases_path = vm["cases"].as<std::string>();
   std::vector<Diagnostic> case_errors;
   auto cases = keyward::policy::LoadCasesFile(cases_path, &case_errors);
@@ -268,7 +268,7 @@ int Test(const std::vector<std::string>& args) {
     for (const Diagnostic& d : case_errors) std::cerr << cases_path << ": " << d.ToString() << "\n";
     return kExitUsage;
   }
-  auto compiled = LoadOrReport(vm["file"].as<std::string>(), json, &code);
+  auto compiled = LoadOrReport(cl.file(), json, &code);
   if (compiled == nullptr) return code;
 
   const auto outcomes = keyward::policy::RunCases(*compiled, *cases);
