@@ -15,6 +15,10 @@ namespace {
 std::atomic<long> g_allocations{0};
 }  // namespace
 
+// These replace the global operators, so malloc/free pair correctly; GCC cannot see that once it
+// inlines them into callers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t n) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
@@ -22,6 +26,7 @@ void* operator new(std::size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace keyward::policy {
 namespace {
