@@ -1,0 +1,329 @@
+#include "audit/verifier.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include "audit/checkpoint.h"
+#include "audit/entry.h"
+#include "audit/merkle.h"
+#include "audit/reader.h"
+
+namespace keyward::audit {
+namespace {
+
+// One row as the verifier sees it.
+struct Row {
+  std::int64_t seq = 0;
+  std::string entry;
+  bool chain_ok = false;  // the chain blob is 32 bytes
+  Digest chain{};
+  bool decodable = false;
+  std::string decode_error;
+  std::int64_t embedded = 0;  // the entry's own seq
+  std::string time;
+  Digest entry_hash{};
+};
+
+// A checkpoint to compare with the recomputed tree.
+struct Expectation {
+  Checkpoint checkpoint;
+  bool kept = false;  // from the auditor (else stored in the database)
+};
+
+class Verifier {
+ public:
+  Verifier(const VerifyOptions& options, VerifyReport* report) : options_(options), report_(report) {}
+
+  void Add(Row row) {
+    window_.push_back(std::move(row));
+    if (window_.size() == 3) {
+      Process(window_[1], &window_[0], &window_[2]);
+      window_.erase(window_.begin());
+    } else if (window_.size() == 2 && first_) {
+      Process(window_[0], nullptr, &window_[1]);
+      first_ = false;
+    }
+  }
+
+  void Finish() {
+    if (window_.size() == 1 && first_) {
+      Process(window_[0], nullptr, nullptr);
+    } else if (window_.size() == 2) {
+      Process(window_[1], &window_[0], nullptr);
+    }
+  }
+
+  void SetChainBefore(Digest chain, std::int64_t seq) {
+    base_chain_ = chain;
+    base_seq_ = seq;
+  }
+  void ExpectCheckpoints(std::vector<Expectation> e) {
+    for (Expectation& x : e) expectations_.emplace(x.checkpoint.size, std::move(x));
+  }
+  void CheckTrees(bool on) { trees_ = on; }
+  std::int64_t rows() const { return rows_; }
+  const CompactRange& tree() const { return tree_; }
+  std::multimap<std::uint64_t, Expectation>& expectations() { return expectations_; }
+
+ private:
+  void Report(ProblemKind kind, std::int64_t seq, std::int64_t last, std::string detail) {
+    report_->problems.push_back(Problem{kind, seq, last, std::move(detail)});
+  }
+
+  // Decides about `row`, knowing the row before it (null for the first) and the one after (null for the last).
+  void Process(Row& row, Row* prev, Row* next) {
+    ++rows_;
+    ++report_->entries_checked;
+    if (report_->first_seq == 0) report_->first_seq = row.seq;
+    report_->last_seq = row.seq;
+    if (row.decodable) {
+      if (report_->first_time.empty()) report_->first_time = row.time;
+      report_->last_time = row.time;
+    }
+    const std::int64_t expected_seq = prev ? prev->seq + 1 : base_seq_ + 1;
+    bool gap = false;
+    if (row.seq != expected_seq) {
+      gap = true;
+      Report(ProblemKind::kMissingEntries, expected_seq, row.seq - 1,
+             "rows " + std::to_string(expected_seq) + ".." + std::to_string(row.seq - 1) + " are missing");
+    }
+    bool flagged = false;  // this row's own damage is reported; its chain mismatch is a consequence
+    bool chain_value_suspect = false;  // this row's stored chain value may itself be displaced
+    if (!row.decodable) {
+      flagged = true;
+      Report(ProblemKind::kUndecodableEntry, row.seq, row.seq, row.decode_error);
+    } else if (const std::int64_t d = row.seq - row.embedded; d != 0) {
+      const bool shift_continues = next && next->decodable && next->seq - next->embedded == d;
+      if (shift_ == d) {
+        // inside a shifted run reported already: rows moved with their chain values, links hold
+      } else if (shift_continues) {
+        flagged = chain_value_suspect = true;
+        shift_ = d;
+        if (d > 0) {
+          Report(ProblemKind::kInsertedEntry, row.seq - d, row.seq - 1,
+                 std::to_string(d) + " row(s) inserted before seq " + std::to_string(row.seq) +
+                     "; from there on each row holds the entry of the position " + std::to_string(d) + " before it");
+        } else {
+          Report(ProblemKind::kMissingEntries, row.embedded + d, row.embedded - 1,
+                 std::to_string(-d) + " entr" + (d == -1 ? "y" : "ies") + " removed before seq " +
+                     std::to_string(row.seq) + " and the later rows renumbered to hide the gap");
+        }
+      } else {
+        flagged = chain_value_suspect = true;
+        Report(ProblemKind::kReorderedEntry, row.seq, row.seq,
+               "row " + std::to_string(row.seq) + " holds the entry of seq " + std::to_string(row.embedded));
+      }
+    }
+    if (row.decodable && row.seq == row.embedded) shift_ = 0;
+
+    // The chain link into this row.
+    const bool have_prev_chain = prev ? prev->chain_ok : true;
+    const Digest prev_chain = prev ? prev->chain : base_chain_;
+    if (!row.chain_ok) {
+      Report(ProblemKind::kBrokenChain, row.seq, row.seq, "the stored chain value is not 32 bytes");
+      chain_value_suspect = true;
+    } else if (have_prev_chain && ChainNext(prev_chain, row.entry_hash) != row.chain) {
+      const bool suppressed = gap || flagged || prev_chain_suspect_;
+      if (!suppressed) {
+        const Digest computed = ChainNext(prev_chain, row.entry_hash);
+        if (next && next->chain_ok && ChainNext(computed, next->entry_hash) == next->chain) {
+          chain_value_suspect = true;
+          Report(ProblemKind::kBrokenChain, row.seq, row.seq,
+                 "the stored chain value was changed: it does not follow from seq " + std::to_string(row.seq - 1) +
+                     ", and seq " + std::to_string(row.seq + 1) + " follows from the correct value");
+        } else if (next && next->chain_ok && ChainNext(row.chain, next->entry_hash) == next->chain) {
+          Report(ProblemKind::kModifiedEntry, row.seq, row.seq,
+                 "the entry does not hash to its chain link; the chain continues from the stored value");
+        } else if (!next) {
+          Report(ProblemKind::kModifiedEntry, row.seq, row.seq,
+                 "the last entry, or its chain value, was changed: it does not follow from seq " +
+                     std::to_string(row.seq - 1));
+        } else {
+          chain_value_suspect = true;
+          Report(ProblemKind::kBrokenChain, row.seq, row.seq,
+                 "neither the entry nor the chain value follows from seq " + std::to_string(row.seq - 1));
+        }
+      }
+    }
+    prev_chain_suspect_ = chain_value_suspect;
+
+    if (trees_) {
+      tree_.Append(LeafHash(row.entry));
+      auto [lo, hi] = expectations_.equal_range(tree_.size());
+      if (lo != hi) {
+        const Digest root = tree_.Root();
+        for (auto it = lo; it != hi; ++it) Compare(it->second, root);
+        expectations_.erase(lo, hi);
+      }
+    }
+  }
+
+  void Compare(const Expectation& e, const Digest& root) {
+    const auto size = static_cast<std::int64_t>(e.checkpoint.size);
+    if (root == e.checkpoint.root) {
+      if (e.kept) {
+        ++report_->kept_valid;
+      } else {
+        ++report_->checkpoints_valid;
+      }
+      return;
+    }
+    if (e.kept) {
+      Report(ProblemKind::kTruncatedOrRolledBack, size, size,
+             "the log's tree at size " + std::to_string(size) +
+                 " is not the one the kept checkpoint commits to: the log was rewritten or rolled back");
+    } else {
+      Report(ProblemKind::kCheckpointMismatch, size, size,
+             "the entries up to size " + std::to_string(size) + " do not have the root of the signed checkpoint");
+    }
+  }
+
+  const VerifyOptions& options_;
+  VerifyReport* report_;
+  std::vector<Row> window_;
+  bool first_ = true;
+  std::int64_t rows_ = 0;
+  std::int64_t shift_ = 0;
+  bool prev_chain_suspect_ = false;
+  Digest base_chain_ = kZeroChain;
+  std::int64_t base_seq_ = 0;
+  bool trees_ = true;
+  CompactRange tree_;
+  std::multimap<std::uint64_t, Expectation> expectations_;
+};
+
+}  // namespace
+
+std::string_view ProblemKindName(ProblemKind kind) {
+  switch (kind) {
+    case ProblemKind::kUndecodableEntry: return "undecodable-entry";
+    case ProblemKind::kModifiedEntry: return "modified-entry";
+    case ProblemKind::kBrokenChain: return "broken-chain";
+    case ProblemKind::kMissingEntries: return "missing-entries";
+    case ProblemKind::kReorderedEntry: return "reordered-entry";
+    case ProblemKind::kInsertedEntry: return "inserted-entry";
+    case ProblemKind::kBadSignature: return "bad-signature";
+    case ProblemKind::kCheckpointMismatch: return "checkpoint-mismatch";
+    case ProblemKind::kTruncatedOrRolledBack: return "truncated-or-rolled-back";
+  }
+  return "unknown";
+}
+
+Result<VerifyReport> VerifyLog(const std::string& db_path, const VerifyOptions& options) {
+  KEYWARD_ASSIGN_OR_RETURN(auto reader, AuditReader::Open(db_path));
+  VerifyReport report;
+  report.path = db_path;
+  report.origin = reader->origin();
+  Verifier v(options, &report);
+
+  // Checkpoints: stored ones must be signed by a trusted key and name this log; kept ones likewise.
+  std::vector<Expectation> expectations;
+  KEYWARD_ASSIGN_OR_RETURN(const auto stored, reader->Checkpoints());
+  report.checkpoints_total = static_cast<int>(stored.size());
+  for (const db::StoredCheckpoint& sc : stored) {
+    auto note = ParseNote(sc.note);
+    auto cp = note.has_value() ? ParseCheckpoint(note->text) : Result<Checkpoint>(note.error());
+    if (!cp.has_value()) {
+      report.problems.push_back({ProblemKind::kBadSignature, sc.size, sc.size, "the stored checkpoint is malformed: " + cp.error().message()});
+      continue;
+    }
+    if (auto signers = VerifyNote(*note, options.trusted_keys); !signers.has_value()) {
+      report.problems.push_back({ProblemKind::kBadSignature, sc.size, sc.size, "stored checkpoint: " + signers.error().message()});
+      continue;
+    }
+    if (cp->origin != reader->origin() || static_cast<std::int64_t>(cp->size) != sc.size) {
+      report.problems.push_back({ProblemKind::kCheckpointMismatch, sc.size, sc.size,
+                                 "the stored checkpoint names origin '" + cp->origin + "' and size " +
+                                     std::to_string(cp->size) + " in a row of size " + std::to_string(sc.size)});
+      continue;
+    }
+    expectations.push_back({*cp, false});
+  }
+  for (const std::string& text : options.kept_checkpoints) {
+    auto note = ParseNote(text);
+    auto cp = note.has_value() ? ParseCheckpoint(note->text) : Result<Checkpoint>(note.error());
+    if (cp.has_value() && cp->origin != reader->origin()) {
+      ++report.kept_other_origin;
+      continue;
+    }
+    ++report.kept_total;
+    if (!cp.has_value()) {
+      report.problems.push_back({ProblemKind::kBadSignature, 0, 0, "a kept checkpoint is malformed: " + cp.error().message()});
+      continue;
+    }
+    const auto size = static_cast<std::int64_t>(cp->size);
+    if (auto signers = VerifyNote(*note, options.trusted_keys); !signers.has_value()) {
+      report.problems.push_back({ProblemKind::kBadSignature, size, size, "kept checkpoint: " + signers.error().message()});
+      continue;
+    }
+    expectations.push_back({*cp, true});
+  }
+
+  const std::int64_t from = std::max<std::int64_t>(1, options.from);
+  const std::int64_t to = std::min(options.to, reader->max_seq());
+  const bool trees = from == 1;
+  v.CheckTrees(trees);
+  if (trees) {
+    // Checkpoints above the range end are compared only when the range ends at the log's end.
+    std::vector<Expectation> in_range;
+    for (Expectation& e : expectations) {
+      if (static_cast<std::int64_t>(e.checkpoint.size) <= to || to == reader->max_seq()) in_range.push_back(std::move(e));
+    }
+    for (const Expectation& e : in_range) {
+      if (e.checkpoint.size == 0) {
+        if (e.checkpoint.root == EmptyRoot()) {
+          ++(e.kept ? report.kept_valid : report.checkpoints_valid);
+        } else {
+          report.problems.push_back({e.kept ? ProblemKind::kTruncatedOrRolledBack : ProblemKind::kCheckpointMismatch,
+                                     0, 0, "a checkpoint of size 0 must have the empty root"});
+        }
+      }
+    }
+    std::erase_if(in_range, [](const Expectation& e) { return e.checkpoint.size == 0; });
+    v.ExpectCheckpoints(std::move(in_range));
+  }
+  if (from > 1) {
+    Status s = reader->ForEach(from - 1, from - 1, [&](std::int64_t seq, std::string_view, std::string_view c) {
+      Digest d{};
+      if (db::ToDigest(c, &d)) v.SetChainBefore(d, seq);
+      return false;
+    });
+    KEYWARD_RETURN_IF_ERROR(s);
+  }
+  const std::int64_t total = to >= from ? to - from + 1 : 0;
+  Status walk = reader->ForEach(from, to, [&](std::int64_t seq, std::string_view entry, std::string_view chain) {
+    Row row;
+    row.seq = seq;
+    row.entry.assign(entry);
+    row.chain_ok = db::ToDigest(chain, &row.chain);
+    std::string_view time;
+    if (Status s = ScanEntry(entry, &row.embedded, &time); s.ok()) {
+      row.decodable = true;
+      row.time.assign(time);
+    } else {
+      row.decode_error = s.message();
+    }
+    row.entry_hash = EntryHash(entry);
+    v.Add(std::move(row));
+    if (options.progress && (seq & 0xFFFF) == 0) options.progress(seq - from + 1, total);
+    return true;
+  });
+  KEYWARD_RETURN_IF_ERROR(walk);
+  v.Finish();
+  if (options.progress) options.progress(total, total);
+
+  // Whatever checkpoint is left was for a size the log never reached.
+  for (auto& [size, e] : v.expectations()) {
+    const auto s = static_cast<std::int64_t>(size);
+    report.problems.push_back({ProblemKind::kTruncatedOrRolledBack, s, s,
+                               std::string(e.kept ? "a kept" : "a stored") + " checkpoint covers " + std::to_string(size) +
+                                   " entries but the log has only " + std::to_string(v.rows()) +
+                                   ": entries were cut off or an older copy restored"});
+  }
+  std::stable_sort(report.problems.begin(), report.problems.end(),
+                   [](const Problem& a, const Problem& b) { return a.seq < b.seq; });
+  return report;
+}
+
+}  // namespace keyward::audit
