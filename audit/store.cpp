@@ -92,16 +92,22 @@ Status AuditLog::OpenDatabase() {
   return db::Guard(StatusCode::kUnavailable, "cannot open the audit log " + path, [&] {
     db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db_->setBusyTimeout(static_cast<int>(options_.busy_timeout.count()));
-    SQLite::Statement wal(*db_, "PRAGMA journal_mode=WAL");
-    wal.executeStep();
-    if (wal.getColumn(0).getString() != "wal") throw SQLite::Exception("the database cannot use WAL mode");
+    {
+      // (Statements are scoped: one left stepped on a row would block the COMMIT below.)
+      SQLite::Statement wal(*db_, "PRAGMA journal_mode=WAL");
+      wal.executeStep();
+      if (wal.getColumn(0).getString() != "wal") throw SQLite::Exception("the database cannot use WAL mode");
+    }
     db_->exec("PRAGMA synchronous=FULL");
     if (options_.max_page_count > 0) {
       db_->exec("PRAGMA max_page_count=" + std::to_string(options_.max_page_count));
     }
-    SQLite::Statement tables(*db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
-    tables.executeStep();
-    const int table_count = tables.getColumn(0).getInt();
+    int table_count = 0;
+    {
+      SQLite::Statement tables(*db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
+      tables.executeStep();
+      table_count = tables.getColumn(0).getInt();
+    }
     if (table_count == 0) {
       SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
       db_->exec(db::kSchema);
@@ -203,14 +209,13 @@ Status AuditLog::CheckConsistency() {
   // And the chain of the last entries must check even when a checkpoint covers them.
   const std::int64_t from = std::max<std::int64_t>(1, head_.size - kMinChainCheckOnOpen + 1);
   if (from <= trusted_size) {
-    Digest prev = kZeroChain;
-    std::int64_t expected = from - 1;
+    Digest prev = kZeroChain;  // chain[0], or the stored link before `from`
+    std::int64_t expected = from;
     Status s = db::Guard(StatusCode::kUnavailable, "reading entries", [&] {
       db::ForEachRow(*db_, from - 1, trusted_size, [&](std::int64_t seq, std::string_view e, std::string_view c) {
         Digest stored{};
         if (seq == from - 1) {
           if (!db::ToDigest(c, &prev)) throw SQLite::Exception("chain value at seq " + std::to_string(seq) + " is not 32 bytes");
-          expected = seq + 1;
           return true;
         }
         if (seq != expected || !db::ToDigest(c, &stored) || ChainNext(prev, EntryHash(e)) != stored) {

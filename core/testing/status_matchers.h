@@ -10,6 +10,18 @@
 #include "core/result.h"
 #include "core/status.h"
 
+namespace keyward {
+// gtest prints a Result as its status, or as "value" (values may not be printable).
+template <typename T>
+void PrintTo(const Result<T>& r, std::ostream* os) {
+  if (r.has_value()) {
+    *os << "a value";
+  } else {
+    *os << r.error();
+  }
+}
+}  // namespace keyward
+
 namespace keyward::testing {
 
 inline const Status& GetStatus(const Status& s) { return s; }
