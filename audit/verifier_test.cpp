@@ -1,0 +1,364 @@
+// One test per kind of damage, each asserting the exact kind and seq the verifier reports.
+#include "audit/verifier.h"
+
+#include <SQLiteCpp/Database.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "audit/checkpoint.h"
+#include "audit/entry.h"
+#include "audit/store.h"
+#include "audit/testing/audit_fixture.h"
+#include "core/file.h"
+#include "core/testing/status_matchers.h"
+
+namespace keyward::audit {
+
+void PrintTo(const Problem& p, std::ostream* os) {
+  *os << ProblemKindName(p.kind) << "@" << p.seq << (p.last != p.seq ? ".." + std::to_string(p.last) : "") << " ("
+      << p.detail << ")";
+}
+
+namespace {
+
+using ::keyward::audit::testing::AppendAndWait;
+using ::keyward::audit::testing::AuditFixture;
+using ::keyward::audit::testing::Record;
+using ::keyward::audit::testing::Sql;
+using ::keyward::testing::IsOk;
+using ::keyward::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::IsEmpty;
+
+::testing::Matcher<Problem> P(ProblemKind kind, std::int64_t seq, std::int64_t last) {
+  return AllOf(Field("kind", &Problem::kind, kind), Field("seq", &Problem::seq, seq), Field("last", &Problem::last, last));
+}
+::testing::Matcher<Problem> P(ProblemKind kind, std::int64_t seq) { return P(kind, seq, seq); }
+
+// A log of 20 entries with stored checkpoints at 5, 10, 15 and 20, closed.
+class VerifierTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Build(20); }
+
+  void Build(int n) {
+    auto log = AuditLog::Open(f_.Options());
+    ASSERT_THAT(log, IsOk());
+    for (int i = 1; i <= n; ++i) {
+      ASSERT_THAT(AppendAndWait(**log, {Record(i)}), IsOk());
+      if (i % 5 == 0) {
+        ASSERT_THAT((*log)->CheckpointNow(), IsOk());
+      }
+    }
+    ASSERT_THAT((*log)->Close(), IsOk());
+  }
+
+  VerifyReport Verify(std::vector<std::string> kept = {}, std::vector<VerifierKey> keys = {}) {
+    VerifyOptions o;
+    o.trusted_keys = keys.empty() ? std::vector<VerifierKey>{f_.verifier()} : keys;
+    o.kept_checkpoints = std::move(kept);
+    auto r = VerifyLog(f_.db(), o);
+    EXPECT_THAT(r, IsOk());
+    return r.has_value() ? *r : VerifyReport{};
+  }
+
+  std::vector<std::string> Exported() { return SplitNotes(*ReadFile(f_.export_path(), 1 << 20)); }
+
+  std::string Entry(std::int64_t seq) {
+    SQLite::Database db(f_.db());
+    SQLite::Statement q(db, "SELECT entry FROM entries WHERE seq = ?");
+    q.bind(1, seq);
+    EXPECT_TRUE(q.executeStep());
+    return q.getColumn(0).getString();
+  }
+  void SetEntry(std::int64_t seq, const std::string& entry) {
+    SQLite::Database db(f_.db(), SQLite::OPEN_READWRITE);
+    SQLite::Statement u(db, "UPDATE entries SET entry = ? WHERE seq = ?");
+    u.bind(1, entry.data(), static_cast<int>(entry.size()));
+    u.bind(2, seq);
+    u.exec();
+  }
+
+  AuditFixture f_;
+};
+
+TEST_F(VerifierTest, IntactLogVerifies) {
+  const VerifyReport r = Verify(Exported());
+  EXPECT_THAT(r.problems, IsEmpty());
+  EXPECT_EQ(r.entries_checked, 20);
+  EXPECT_EQ(r.first_seq, 1);
+  EXPECT_EQ(r.last_seq, 20);
+  EXPECT_EQ(r.checkpoints_valid, 4);
+  EXPECT_EQ(r.checkpoints_total, 4);
+  EXPECT_EQ(r.kept_valid, 4);
+  EXPECT_EQ(r.origin, f_.origin());
+  EXPECT_EQ(r.first_time, "2026-01-01T00:00:01.000000Z");
+}
+
+TEST_F(VerifierTest, ChangedByteInAnEntry) {
+  std::string e = Entry(7);
+  e.replace(e.find("password-7"), 10, "password-8");
+  SetEntry(7, e);
+  EXPECT_THAT(Verify().problems,
+              ElementsAre(P(ProblemKind::kModifiedEntry, 7), P(ProblemKind::kCheckpointMismatch, 10),
+                          P(ProblemKind::kCheckpointMismatch, 15), P(ProblemKind::kCheckpointMismatch, 20)));
+}
+
+TEST_F(VerifierTest, DeletedMiddleRow) {
+  Sql(f_.db(), "DELETE FROM entries WHERE seq = 7");
+  EXPECT_THAT(Verify().problems,
+              ElementsAre(P(ProblemKind::kMissingEntries, 7), P(ProblemKind::kCheckpointMismatch, 10),
+                          P(ProblemKind::kCheckpointMismatch, 15),
+                          P(ProblemKind::kTruncatedOrRolledBack, 20)));  // 19 rows: the tree never reaches 20
+}
+
+TEST_F(VerifierTest, SwappedRows) {
+  Sql(f_.db(),
+      "UPDATE entries SET seq = -1 WHERE seq = 7; UPDATE entries SET seq = 7 WHERE seq = 8; "
+      "UPDATE entries SET seq = 8 WHERE seq = -1;");
+  EXPECT_THAT(Verify().problems,
+              ElementsAre(P(ProblemKind::kReorderedEntry, 7), P(ProblemKind::kReorderedEntry, 8),
+                          P(ProblemKind::kCheckpointMismatch, 10), P(ProblemKind::kCheckpointMismatch, 15),
+                          P(ProblemKind::kCheckpointMismatch, 20)));
+}
+
+TEST_F(VerifierTest, InsertedRowWithLaterRowsRenumbered) {
+  Sql(f_.db(),
+      "UPDATE entries SET seq = -seq WHERE seq >= 7; UPDATE entries SET seq = 1 - seq WHERE seq < 0;");
+  std::string forged = Entry(6);
+  forged.replace(forged.find("\"seq\":6"), 7, "\"seq\":7");
+  {
+    SQLite::Database db(f_.db(), SQLite::OPEN_READWRITE);
+    SQLite::Statement ins(db, "INSERT INTO entries(seq, entry, chain) VALUES(7, ?, zeroblob(32))");
+    ins.bind(1, forged.data(), static_cast<int>(forged.size()));
+    ins.exec();
+  }
+  const auto problems = Verify().problems;
+  EXPECT_THAT(problems, Contains(P(ProblemKind::kInsertedEntry, 7)));
+  EXPECT_THAT(problems, ::testing::Not(Contains(Field("kind", &Problem::kind, ProblemKind::kReorderedEntry))));
+}
+
+TEST_F(VerifierTest, RemovedRowWithLaterRowsRenumbered) {
+  Sql(f_.db(), "DELETE FROM entries WHERE seq = 7; UPDATE entries SET seq = seq - 1 WHERE seq > 7;");
+  const auto problems = Verify().problems;
+  EXPECT_THAT(problems, Contains(P(ProblemKind::kMissingEntries, 7)));
+  EXPECT_THAT(problems, ::testing::Not(Contains(Field("kind", &Problem::kind, ProblemKind::kReorderedEntry))));
+}
+
+TEST_F(VerifierTest, ChangedChainValue) {
+  Sql(f_.db(), "UPDATE entries SET chain = zeroblob(32) WHERE seq = 7");
+  // The Merkle tree is over the entries, which are intact: only the chain is wrong.
+  EXPECT_THAT(Verify().problems, ElementsAre(P(ProblemKind::kBrokenChain, 7)));
+}
+
+TEST_F(VerifierTest, TruncatedTailIsCaughtByTheStoredCheckpoint) {
+  Sql(f_.db(), "DELETE FROM entries WHERE seq > 17");
+  EXPECT_THAT(Verify().problems, ElementsAre(P(ProblemKind::kTruncatedOrRolledBack, 20)));
+}
+
+TEST_F(VerifierTest, TruncatedTailWithCheckpointsRemovedNeedsAKeptCheckpoint) {
+  const auto kept = Exported();
+  Sql(f_.db(), "DELETE FROM entries WHERE seq > 17; DELETE FROM checkpoints WHERE size > 17;");
+  // Without a checkpoint kept elsewhere, a cut-off tail cannot be seen: the security model says so.
+  EXPECT_THAT(Verify().problems, IsEmpty());
+  EXPECT_THAT(Verify(kept).problems, ElementsAre(P(ProblemKind::kTruncatedOrRolledBack, 20)));
+}
+
+TEST_F(VerifierTest, OlderCopyRestoredOverANewerOne) {
+  const std::string old_copy = f_.dir() + "/old.db";
+  std::filesystem::copy_file(f_.db(), old_copy);
+  {
+    auto log = AuditLog::Open(f_.Options());
+    ASSERT_THAT(log, IsOk());
+    for (int i = 21; i <= 25; ++i) ASSERT_THAT(AppendAndWait(**log, {Record(i)}), IsOk());
+    ASSERT_THAT((*log)->Close(), IsOk());
+  }
+  const auto kept = Exported();  // the auditor kept the checkpoint of size 25
+  std::filesystem::copy_file(old_copy, f_.db(), std::filesystem::copy_options::overwrite_existing);
+  EXPECT_THAT(Verify().problems, IsEmpty());  // internally consistent: only the kept checkpoint can tell
+  EXPECT_THAT(Verify(kept).problems, ElementsAre(P(ProblemKind::kTruncatedOrRolledBack, 25)));
+}
+
+TEST_F(VerifierTest, RolledBackAndRegrownLogDisagreesWithAKeptCheckpoint) {
+  const std::string old_copy = f_.dir() + "/old.db";
+  std::filesystem::copy_file(f_.db(), old_copy);
+  {
+    auto log = AuditLog::Open(f_.Options());
+    ASSERT_THAT(AppendAndWait(**log, {Record(21)}), IsOk());
+    ASSERT_THAT((*log)->Close(), IsOk());
+  }
+  const auto kept = Exported();
+  // Restore the old copy and regrow it with a different entry 21, behind the export file's back.
+  std::filesystem::copy_file(old_copy, f_.db(), std::filesystem::copy_options::overwrite_existing);
+  auto o = f_.Options();
+  o.export_path = f_.dir() + "/elsewhere.notes";
+  {
+    auto log = AuditLog::Open(o);
+    ASSERT_THAT(log, IsOk());
+    ASSERT_THAT(AppendAndWait(**log, {Record(99)}), IsOk());
+    ASSERT_THAT((*log)->Close(), IsOk());
+  }
+  EXPECT_THAT(Verify(kept).problems, ElementsAre(P(ProblemKind::kTruncatedOrRolledBack, 21)));
+}
+
+TEST_F(VerifierTest, WalDeletedBeforeCheckpointing) {
+  // A second session writes entries that live only in the WAL while the server runs; a copy of the main
+  // file alone (the WAL lost) is an older log, and the exported checkpoint shows it.
+  auto log = AuditLog::Open(f_.Options());
+  ASSERT_THAT(log, IsOk());
+  for (int i = 21; i <= 24; ++i) ASSERT_THAT(AppendAndWait(**log, {Record(i)}), IsOk());
+  ASSERT_THAT((*log)->CheckpointNow(), IsOk());
+  const std::string copy = f_.dir() + "/copy.db";
+  std::filesystem::copy_file(f_.db(), copy);  // the main file only: no -wal beside the copy
+  const auto kept = Exported();
+  VerifyOptions o;
+  o.trusted_keys = {f_.verifier()};
+  o.kept_checkpoints = kept;
+  auto r = VerifyLog(copy, o);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->entries_checked, 20);
+  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kTruncatedOrRolledBack, 24)));
+  EXPECT_FALSE(std::filesystem::exists(copy + "-wal"));  // opened immutable: nothing created beside it
+  EXPECT_FALSE(std::filesystem::exists(copy + "-shm"));
+  ASSERT_THAT((*log)->Close(), IsOk());
+}
+
+TEST_F(VerifierTest, AlteredCheckpointSignature) {
+  Sql(f_.db(), "UPDATE checkpoints SET note = replace(note, substr(note, length(note) - 10, 4), 'AAAA') WHERE size = 10");
+  EXPECT_THAT(Verify().problems, ElementsAre(P(ProblemKind::kBadSignature, 10)));
+}
+
+TEST_F(VerifierTest, CheckpointSignedOnlyByAnUnknownKey) {
+  auto other = SigningKey::Generate(f_.origin());
+  ASSERT_THAT(other, IsOk());
+  SQLite::Database db(f_.db(), SQLite::OPEN_READWRITE);
+  SQLite::Statement q(db, "SELECT note FROM checkpoints WHERE size = 15");
+  ASSERT_TRUE(q.executeStep());
+  const std::string text = ParseNote(q.getColumn(0).getString())->text;
+  q.reset();
+  SQLite::Statement u(db, "UPDATE checkpoints SET note = ? WHERE size = 15");
+  u.bind(1, *SignNote(text, *other));
+  u.exec();
+  const auto problems = Verify().problems;
+  ASSERT_THAT(problems, ElementsAre(P(ProblemKind::kBadSignature, 15)));
+  EXPECT_THAT(problems[0].detail, ::testing::HasSubstr("no trusted key signed"));
+  // Trusting the other key too (key rotation) makes it valid again.
+  EXPECT_THAT(Verify({}, {f_.verifier(), other->verifier()}).problems, IsEmpty());
+}
+
+TEST_F(VerifierTest, KeptCheckpointOfAnotherLogIsIgnored) {
+  AuditFixture other("keyward.test/other");
+  {
+    auto log = AuditLog::Open(other.Options());
+    ASSERT_THAT(AppendAndWait(**log, {Record(1)}), IsOk());
+    ASSERT_THAT((*log)->Close(), IsOk());
+  }
+  const auto kept = SplitNotes(*ReadFile(other.export_path(), 1 << 20));
+  const VerifyReport r = Verify(kept);
+  EXPECT_THAT(r.problems, IsEmpty());
+  EXPECT_EQ(r.kept_other_origin, 1);
+}
+
+TEST_F(VerifierTest, RangeVerificationChecksTheChainOnly) {
+  std::string e = Entry(12);
+  e.replace(e.find("password-12"), 11, "password-99");
+  SetEntry(12, e);
+  VerifyOptions o;
+  o.trusted_keys = {f_.verifier()};
+  o.from = 11;
+  o.to = 13;
+  auto r = VerifyLog(f_.db(), o);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->entries_checked, 3);
+  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kModifiedEntry, 12)));
+  o.from = 13;
+  o.to = 20;
+  EXPECT_THAT(VerifyLog(f_.db(), o)->problems, IsEmpty());
+}
+
+TEST_F(VerifierTest, UnreadableDatabases) {
+  VerifyOptions o;
+  EXPECT_THAT(VerifyLog(f_.dir() + "/nope.db", o), StatusIs(StatusCode::kNotFound));
+  Sql(f_.dir() + "/other.db", "CREATE TABLE t(x)");
+  EXPECT_THAT(VerifyLog(f_.dir() + "/other.db", o), StatusIs(StatusCode::kInvalidArgument));
+}
+
+// Every single-bit flip of every entry and chain value of a small log is reported at its seq.
+class BitFlipTest : public VerifierTest {
+ protected:
+  void SetUp() override { Build(3); }
+};
+
+TEST_F(BitFlipTest, EveryBitOfEveryEntry) {
+  SQLite::Database db(f_.db(), SQLite::OPEN_READWRITE);
+  db.exec("PRAGMA synchronous=OFF");
+  VerifyOptions o;
+  o.trusted_keys = {f_.verifier()};
+  int flips = 0;
+  for (std::int64_t seq = 1; seq <= 3; ++seq) {
+    const std::string original = Entry(seq);
+    for (std::size_t byte = 0; byte < original.size(); ++byte) {
+      for (int bit = 0; bit < 8; ++bit) {
+        std::string flipped = original;
+        flipped[byte] = static_cast<char>(flipped[byte] ^ (1 << bit));
+        SQLite::Statement u(db, "UPDATE entries SET entry = ? WHERE seq = ?");
+        u.bind(1, flipped.data(), static_cast<int>(flipped.size()));
+        u.bind(2, seq);
+        u.exec();
+        auto r = VerifyLog(f_.db(), o);
+        ASSERT_THAT(r, IsOk());
+        ASSERT_FALSE(r->problems.empty()) << "seq " << seq << " byte " << byte << " bit " << bit;
+        const Problem& p = r->problems.front();
+        EXPECT_EQ(p.seq, seq) << "byte " << byte << " bit " << bit;
+        EXPECT_TRUE(p.kind == ProblemKind::kModifiedEntry || p.kind == ProblemKind::kUndecodableEntry ||
+                    p.kind == ProblemKind::kReorderedEntry)
+            << ProblemKindName(p.kind) << " at seq " << seq << " byte " << byte << " bit " << bit;
+        ++flips;
+      }
+    }
+    SetEntry(seq, original);
+  }
+  EXPECT_GT(flips, 3 * 8 * 300);
+}
+
+TEST_F(BitFlipTest, EveryBitOfEveryChainValue) {
+  SQLite::Database db(f_.db(), SQLite::OPEN_READWRITE);
+  db.exec("PRAGMA synchronous=OFF");
+  VerifyOptions o;
+  o.trusted_keys = {f_.verifier()};
+  for (std::int64_t seq = 1; seq <= 3; ++seq) {
+    for (int bit = 0; bit < 256; ++bit) {
+      db.exec("UPDATE entries SET chain = (SELECT chain FROM entries WHERE seq = " + std::to_string(seq) +
+              ") WHERE seq = " + std::to_string(seq));
+      SQLite::Statement q(db, "SELECT chain FROM entries WHERE seq = ?");
+      q.bind(1, seq);
+      ASSERT_TRUE(q.executeStep());
+      std::string chain = q.getColumn(0).getString();
+      q.reset();
+      chain[static_cast<std::size_t>(bit / 8)] = static_cast<char>(chain[static_cast<std::size_t>(bit / 8)] ^ (1 << (bit % 8)));
+      SQLite::Statement u(db, "UPDATE entries SET chain = ? WHERE seq = ?");
+      u.bind(1, chain.data(), 32);
+      u.bind(2, seq);
+      u.exec();
+      auto r = VerifyLog(f_.db(), o);
+      ASSERT_THAT(r, IsOk());
+      ASSERT_THAT(r->problems, ::testing::SizeIs(1)) << "seq " << seq << " bit " << bit;
+      EXPECT_EQ(r->problems[0].seq, seq);
+      // The last row has no successor to tell a changed chain value from a changed entry.
+      EXPECT_EQ(r->problems[0].kind, seq < 3 ? ProblemKind::kBrokenChain : ProblemKind::kModifiedEntry);
+      chain[static_cast<std::size_t>(bit / 8)] = static_cast<char>(chain[static_cast<std::size_t>(bit / 8)] ^ (1 << (bit % 8)));
+      u.reset();
+      u.bind(1, chain.data(), 32);
+      u.bind(2, seq);
+      u.exec();
+    }
+  }
+  EXPECT_THAT(Verify().problems, IsEmpty());
+}
+
+}  // namespace
+}  // namespace keyward::audit
