@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <map>
 #include <string>
 #include <vector>
@@ -50,6 +51,44 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+}  // namespace keyward::testing
+
+namespace keyward::testing {
+
+// A child process that keeps running while the test talks to it: its stdout is read line by line, its
+// stderr is collected. The child is killed (SIGKILL) and reaped on destruction if still running.
+class Child {
+ public:
+  static Child Start(const std::vector<std::string>& argv, const RunOptions& options = {});
+  Child(Child&& other) noexcept;
+  Child& operator=(Child&&) = delete;
+  Child(const Child&) = delete;
+  ~Child();
+
+  pid_t pid() const { return pid_; }
+  // The next line of stdout (without "\n"), or nullopt at end of output or when `timeout` passes.
+  std::optional<std::string> ReadLine(std::chrono::milliseconds timeout);
+  // Everything the child wrote to stdout and stderr so far (stdout lines already read included).
+  const std::string& out() const { return out_; }
+  std::string err();
+  void Signal(int sig);
+  // Waits for the child to exit; returns the exit code, or 128 + signal.
+  int Wait();
+
+ private:
+  Child() = default;
+  void Pump(std::chrono::milliseconds timeout);
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  std::string out_;
+  std::size_t consumed_ = 0;
+  std::string err_;
+  bool out_eof_ = false;
+  int status_ = -1;
 };
 
 }  // namespace keyward::testing

@@ -1,6 +1,4 @@
 // keyward-policy: check, explain and test keyward policies. See `keyward-policy --help`.
-#include <boost/program_options.hpp>
-
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -8,6 +6,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "tools/cli.h"
 #include "core/secret_ref.h"
 #include "core/utf8.h"
 #include "policy/cases.h"
@@ -21,10 +20,10 @@ using keyward::Json;
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;  // invalid policy, failed case, or (--strict) warnings
-constexpr int kExitUsage = 2;   // bad usage, unreadable or malformed input file
-constexpr int kExitInternal = 3;  // a bug
+using keyward::cli::kExitFailed;
+using keyward::cli::kExitInternal;
+using keyward::cli::kExitOk;
+using keyward::cli::kExitUsage;
 
 constexpr const char* kOverview = R"(keyward-policy — check, explain and test keyward policies
 
@@ -68,42 +67,13 @@ void PrintJson(const Json& j) {
   std::cout << j.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
 }
 
-// A subcommand's command line. Every command has --help, --json and the policy FILE as its first
-// positional argument; commands add their own options to `visible` (and positionals to `hidden`).
-struct CommandLine {
-  po::options_description visible{"Options"};
-  po::options_description hidden;
-  po::positional_options_description positional;
-  po::variables_map vm;
-
-  CommandLine() {
-    visible.add_options()("help,h", "show this help")("json", "print one JSON object instead of text");
+// The policy FILE is every command's first positional argument.
+struct PolicyCommandLine : keyward::cli::CommandLine {
+  PolicyCommandLine() : CommandLine("keyward-policy", /*json=*/true) {
     hidden.add_options()("file", po::value<std::string>()->required(), "policy file");
     positional.add("file", 1);
   }
-
-  // Returns false (after printing) for --help or a usage error, with the exit code in *exit_code.
-  bool Parse(const std::vector<std::string>& args, const char* usage, int* exit_code) {
-    po::options_description all;
-    all.add(visible).add(hidden);
-    try {
-      po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-      if (vm.count("help")) {
-        std::cout << usage << "\n" << visible << "\n";
-        *exit_code = kExitOk;
-        return false;
-      }
-      po::notify(vm);
-    } catch (const po::error& e) {
-      std::cerr << "keyward-policy: " << e.what() << "\n" << usage << "\nTry 'keyward-policy --help'.\n";
-      *exit_code = kExitUsage;
-      return false;
-    }
-    return true;
-  }
-
-  bool json() const { return vm.count("json") > 0; }
-  std::string file() const { return vm["file"].as<std::string>(); }
+  std::string file() const { return Get<std::string>("file"); }
 };
 
 // Loads and compiles a policy, printing errors. Returns nullptr with *exit_code set on failure.
@@ -128,7 +98,7 @@ std::shared_ptr<const keyward::policy::CompiledPolicy> LoadOrReport(const std::s
 }
 
 int Check(const std::vector<std::string>& args) {
-  CommandLine cl;
+  PolicyCommandLine cl;
   cl.visible.add_options()("strict", "exit 1 when there are warnings too (for CI)");
   int code = kExitOk;
   if (!cl.Parse(args, "Usage: keyward-policy check FILE [--strict] [--json]", &code)) return code;
@@ -160,7 +130,7 @@ int Check(const std::vector<std::string>& args) {
 }
 
 int Explain(const std::vector<std::string>& args) {
-  CommandLine cl;
+  PolicyCommandLine cl;
   cl.visible.add_options()("principal", po::value<std::string>()->required(), "who asks (a principal id)")(
       "fabric", po::value<std::string>()->required(), "where the pipeline runs (a fabric id)")(
       "secret", po::value<std::string>()->required(), "PROVIDER:SCOPE/KEY, or PROVIDER:KEY for env variables")(
@@ -252,7 +222,7 @@ int Explain(const std::vector<std::string>& args) {
 }
 
 int Test(const std::vector<std::string>& args) {
-  CommandLine cl;
+  PolicyCommandLine cl;
   cl.visible.add_options()("verbose,v", "list passing cases too");
   cl.hidden.add_options()("cases", po::value<std::string>()->required(), "cases file");
   cl.positional.add("cases", 1);
