@@ -320,6 +320,24 @@ struct VaultDouble::State {
       }
       return Errors(405, {"unsupported operation"});
     }
+    if (kind == "delete" && method == "POST" && !p.empty()) {
+      // Soft-deletes the listed versions: POST /v1/<mount>/delete/<path> {"versions":[n, ...]}.
+      const Json body = Json::parse(r.body, nullptr, false);
+      if (!body.is_object() || !body.contains("versions") || !body["versions"].is_array()) {
+        return Errors(400, {"no versions provided"});
+      }
+      auto sit = m.secrets.find(p);
+      for (const Json& n : body["versions"]) {
+        if (sit == m.secrets.end() || !n.is_number_integer()) continue;
+        const auto i = n.get<std::int64_t>();
+        auto& versions = sit->second.versions;
+        if (i >= 1 && i <= static_cast<std::int64_t>(versions.size()) &&
+            versions[static_cast<std::size_t>(i - 1)].deletion_time.empty()) {
+          versions[static_cast<std::size_t>(i - 1)].deletion_time = Timestamp(++counter);
+        }
+      }
+      return NoContent();
+    }
     if (kind != "data" || p.empty()) return NotFound();
     auto it = m.secrets.find(p);
     if (method == "GET") {
