@@ -22,10 +22,9 @@ inline constexpr const char* kSchema =
     "CREATE TABLE entries(seq INTEGER PRIMARY KEY, entry BLOB NOT NULL, chain BLOB NOT NULL);"
     "CREATE TABLE checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL);";
 
-// meta keys beyond the normative "format" and "origin": caches the writer keeps so that reopening a
-// large log need not rescan it. Verifiers ignore them.
-inline constexpr const char* kMetaTree = "tree";                        // compact range at the head
-inline constexpr const char* kMetaCheckpointTree = "checkpoint_tree";  // compact range at the last checkpoint
+// A meta key beyond the normative "format" and "origin": the compact range at the last checkpoint, kept
+// with each checkpoint so that reopening a large log need not rescan it. Verifiers ignore it.
+inline constexpr const char* kMetaCheckpointTree = "checkpoint_tree";
 
 // Runs `fn` (which may throw SQLite::Exception) and turns SQLite errors into a Status of `code` whose
 // message starts with `what`.

@@ -124,21 +124,29 @@ Status ValidateEntry(const Entry& e) {
   return ValidateRecord(e.record);
 }
 
-void EncodeEntry(const Entry& e, std::string* out) {
+void EncodeRecordPrefix(const AuditRecord& record, std::string* out) {
   out->push_back('{');
   bool first = true;
   for (const Member& m : kStringMembers) {
     if (!first) out->push_back(',');
     first = false;
-    AppendMember(m.name, e.record.*m.field, out);
+    AppendMember(m.name, record.*m.field, out);
   }
+}
+
+void AppendSeqAndTime(std::int64_t seq, std::string_view time, std::string* out) {
   char digits[24];
-  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, e.seq);
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, seq);
   out->append(",\"seq\":");
   out->append(digits, static_cast<std::size_t>(end - digits));
   out->push_back(',');
-  AppendMember("time", e.time, out);
+  AppendMember("time", time, out);
   out->push_back('}');
+}
+
+void EncodeEntry(const Entry& e, std::string* out) {
+  EncodeRecordPrefix(e.record, out);
+  AppendSeqAndTime(e.seq, e.time, out);
 }
 
 Result<std::string> EncodeEntry(const Entry& e) {

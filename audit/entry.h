@@ -36,6 +36,12 @@ Status ValidateEntry(const Entry& entry);
 
 // Appends the canonical encoding of `entry` to `*out`. REQUIRES: ValidateEntry(entry).ok().
 void EncodeEntry(const Entry& entry, std::string* out);
+// The same in two steps, for the writer: `seq` and `time` are the last two members, so a producer can
+// encode everything before them and the writer completes it once the seq is known.
+// EncodeRecordPrefix appends `{"action":...,"scope":"..."` (REQUIRES: ValidateRecord(record).ok());
+// AppendSeqAndTime appends `,"seq":N,"time":"..."}` (REQUIRES: seq >= 1, a well-formed time).
+void EncodeRecordPrefix(const AuditRecord& record, std::string* out);
+void AppendSeqAndTime(std::int64_t seq, std::string_view time, std::string* out);
 Result<std::string> EncodeEntry(const Entry& entry);
 
 // Parses the canonical encoding. Anything else — other JSON with the same meaning included — is

@@ -126,7 +126,7 @@ Status AuditLog::OpenDatabase() {
 }
 
 Status AuditLog::CheckConsistency() {
-  std::optional<std::string> format, origin, checkpoint_tree, tree;
+  std::optional<std::string> format, origin, checkpoint_tree;
   std::vector<db::StoredCheckpoint> checkpoints;
   std::int64_t n = 0;
   KEYWARD_RETURN_IF_ERROR(db::Guard(StatusCode::kFailedPrecondition,
@@ -134,7 +134,6 @@ Status AuditLog::CheckConsistency() {
                                       format = db::ReadMeta(*db_, "format");
                                       origin = db::ReadMeta(*db_, "origin");
                                       checkpoint_tree = db::ReadMeta(*db_, db::kMetaCheckpointTree);
-                                      tree = db::ReadMeta(*db_, db::kMetaTree);
                                       checkpoints = db::ReadCheckpoints(*db_);
                                       n = db::MaxSeq(*db_);
                                     }));
@@ -227,12 +226,6 @@ Status AuditLog::CheckConsistency() {
       });
     });
     if (!s.ok()) return Status::FailedPrecondition(s.message() + "." + VerifyHint(options_));
-  }
-  if (tree) {
-    auto cached = db::DecodeRange(*tree);
-    if (!cached.has_value() || !(*cached == head_.tree)) {
-      Log("the stored tree state of " + options_.path + " was stale; using the state recomputed from the entries");
-    }
   }
   return Status();
 }
@@ -359,28 +352,35 @@ void AuditLog::Append(std::vector<AuditRecord> records, AppendDone done) {
     done(Status::InvalidArgument("nothing to append"));
     return;
   }
+  // Validate and encode here, on the producer's thread: the writer only adds seq and time.
+  std::vector<std::string> prefixes;
+  prefixes.reserve(records.size());
   for (const AuditRecord& r : records) {
     if (Status s = ValidateRecord(r); !s.ok()) {
       done(std::move(s));
       return;
     }
+    std::string& p = prefixes.emplace_back();
+    p.reserve(512);
+    EncodeRecordPrefix(r, &p);
   }
+  records.clear();
   std::unique_lock lk(mu_);
   if (closing_ || closed_) {
     lk.unlock();
     done(Status::FailedPrecondition("the audit log is closed"));
     return;
   }
-  if (pending_entries_ + records.size() > options_.max_pending_entries) {
+  if (pending_entries_ + prefixes.size() > options_.max_pending_entries) {
     ++stats_.rejected_appends;
     lk.unlock();
     done(Status::ResourceExhausted("the audit log has " + std::to_string(options_.max_pending_entries) +
                                    " entries waiting to be written; refusing more"));
     return;
   }
-  pending_entries_ += records.size();
+  pending_entries_ += prefixes.size();
   ++appends_submitted_;
-  pending_.push_back(Pending{std::move(records), std::move(done)});
+  pending_.push_back(Pending{std::move(prefixes), std::move(done)});
   lk.unlock();
   cv_.notify_one();
 }
@@ -397,8 +397,8 @@ void AuditLog::WriterLoop() {
       });
       std::size_t entries = 0;
       while (!pending_.empty() &&
-             (batch.empty() || entries + pending_.front().records.size() <= options_.max_batch_entries)) {
-        entries += pending_.front().records.size();
+             (batch.empty() || entries + pending_.front().prefixes.size() <= options_.max_batch_entries)) {
+        entries += pending_.front().prefixes.size();
         batch.push_back(std::move(pending_.front()));
         pending_.pop_front();
       }
@@ -448,36 +448,44 @@ void AuditLog::CommitBatch(std::vector<Pending>& batch) {
   }
   Head next = head_;
   const std::string time = FormatTime(options_.now_micros());
-  std::vector<std::string> encoded;
+  // The batch's entries back to back in one buffer: each is its producer's prefix plus seq and time.
+  std::size_t count = 0, bytes = 0;
+  for (const Pending& p : batch) {
+    count += p.prefixes.size();
+    for (const std::string& prefix : p.prefixes) bytes += prefix.size() + 64;
+  }
+  std::string buffer;
+  buffer.reserve(bytes);
+  std::vector<std::size_t> ends;
+  ends.reserve(count);
   std::vector<Digest> chains;
+  chains.reserve(count);
   std::vector<SeqRange> ranges;
-  for (Pending& p : batch) {
-    ranges.push_back(SeqRange{next.size + 1, next.size + static_cast<std::int64_t>(p.records.size())});
-    for (AuditRecord& r : p.records) {
-      Entry e{++next.size, time, std::move(r)};
-      std::string bytes;
-      bytes.reserve(512);
-      EncodeEntry(e, &bytes);
-      next.chain = ChainNext(next.chain, EntryHash(bytes));
-      next.tree.Append(LeafHash(bytes));
+  for (const Pending& p : batch) {
+    ranges.push_back(SeqRange{next.size + 1, next.size + static_cast<std::int64_t>(p.prefixes.size())});
+    for (const std::string& prefix : p.prefixes) {
+      const std::size_t start = buffer.size();
+      buffer += prefix;
+      AppendSeqAndTime(++next.size, time, &buffer);
+      const std::string_view entry(buffer.data() + start, buffer.size() - start);
+      next.chain = ChainNext(next.chain, EntryHash(entry));
+      next.tree.Append(LeafHash(entry));
       chains.push_back(next.chain);
-      encoded.push_back(std::move(bytes));
+      ends.push_back(buffer.size());
     }
   }
   const auto t0 = std::chrono::steady_clock::now();
   const Status s = db::Guard(StatusCode::kUnavailable, "the audit log could not record", [&] {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    for (std::size_t i = 0; i < encoded.size(); ++i) {
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < ends.size(); ++i) {
       insert_->bind(1, head_.size + 1 + static_cast<std::int64_t>(i));
-      insert_->bindNoCopy(2, encoded[i].data(), static_cast<int>(encoded[i].size()));
+      insert_->bindNoCopy(2, buffer.data() + start, static_cast<int>(ends[i] - start));
       insert_->bindNoCopy(3, chains[i].data(), static_cast<int>(chains[i].size()));
       insert_->exec();
       insert_->reset();
+      start = ends[i];
     }
-    SQLite::Statement meta(*db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
-    meta.bind(1, db::kMetaTree);
-    meta.bind(2, db::EncodeRange(next.tree));
-    meta.exec();
     tx.commit();
   });
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
@@ -492,10 +500,10 @@ void AuditLog::CommitBatch(std::vector<Pending>& batch) {
   {
     std::lock_guard lk(mu_);
     ++stats_.batches;
-    stats_.committed_entries += encoded.size();
+    stats_.committed_entries += count;
     stats_.size = head_.size;
     stats_.healthy = true;
-    const std::size_t b = std::min<std::size_t>(kBatchBuckets - 1, std::bit_width(encoded.size() - 1));
+    const std::size_t b = std::min<std::size_t>(kBatchBuckets - 1, std::bit_width(count - 1));
     ++stats_.batch_size_buckets[b];
     std::size_t l = 0;
     while (l < std::size(kCommitLatencyBucketsUs) && micros > kCommitLatencyBucketsUs[l]) ++l;

@@ -100,7 +100,7 @@ class AuditLog final : public AuditSink {
 
  private:
   struct Pending {
-    std::vector<AuditRecord> records;
+    std::vector<std::string> prefixes;  // each record's canonical encoding up to its seq (EncodeRecordPrefix)
     AppendDone done;
   };
   struct Head {  // the log's state after its last committed entry

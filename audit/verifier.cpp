@@ -1,6 +1,7 @@
 #include "audit/verifier.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <optional>
 
@@ -35,23 +36,18 @@ class Verifier {
  public:
   Verifier(const VerifyOptions& options, VerifyReport* report) : options_(options), report_(report) {}
 
-  void Add(Row row) {
-    window_.push_back(std::move(row));
-    if (window_.size() == 3) {
-      Process(window_[1], &window_[0], &window_[2]);
-      window_.erase(window_.begin());
-    } else if (window_.size() == 2 && first_) {
-      Process(window_[0], nullptr, &window_[1]);
-      first_ = false;
-    }
+  // The next row, to be filled in place: its buffers keep their capacity from row to row, so the hot
+  // loop does not allocate.
+  Row& Slot() { return ring_[(count_) % 3]; }
+
+  // Takes the row filled in Slot(). Each row is decided once the row after it is known.
+  void Push() {
+    ++count_;
+    if (count_ >= 2) Process(At(count_ - 2), count_ >= 3 ? &At(count_ - 3) : nullptr, &At(count_ - 1));
   }
 
   void Finish() {
-    if (window_.size() == 1 && first_) {
-      Process(window_[0], nullptr, nullptr);
-    } else if (window_.size() == 2) {
-      Process(window_[1], &window_[0], nullptr);
-    }
+    if (count_ >= 1) Process(At(count_ - 1), count_ >= 2 ? &At(count_ - 2) : nullptr, nullptr);
   }
 
   void SetChainBefore(Digest chain, std::int64_t seq) {
@@ -179,10 +175,12 @@ class Verifier {
     }
   }
 
+  Row& At(std::uint64_t i) { return ring_[i % 3]; }
+
   const VerifyOptions& options_;
   VerifyReport* report_;
-  std::vector<Row> window_;
-  bool first_ = true;
+  std::array<Row, 3> ring_;
+  std::uint64_t count_ = 0;  // rows pushed
   std::int64_t rows_ = 0;
   std::int64_t shift_ = 0;
   bool prev_chain_suspect_ = false;
@@ -293,7 +291,7 @@ Result<VerifyReport> VerifyLog(const std::string& db_path, const VerifyOptions& 
   }
   const std::int64_t total = to >= from ? to - from + 1 : 0;
   Status walk = reader->ForEach(from, to, [&](std::int64_t seq, std::string_view entry, std::string_view chain) {
-    Row row;
+    Row& row = v.Slot();
     row.seq = seq;
     row.entry.assign(entry);
     row.chain_ok = db::ToDigest(chain, &row.chain);
@@ -301,11 +299,13 @@ Result<VerifyReport> VerifyLog(const std::string& db_path, const VerifyOptions& 
     if (Status s = ScanEntry(entry, &row.embedded, &time); s.ok()) {
       row.decodable = true;
       row.time.assign(time);
+      row.decode_error.clear();
     } else {
+      row.decodable = false;
       row.decode_error = s.message();
     }
     row.entry_hash = EntryHash(entry);
-    v.Add(std::move(row));
+    v.Push();
     if (options.progress && (seq & 0xFFFF) == 0) options.progress(seq - from + 1, total);
     return true;
   });

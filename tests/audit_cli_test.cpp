@@ -157,9 +157,11 @@ TEST_F(AuditCliTest, VerifyUsageAndUnreadableFiles) {
   const auto missing = Audit({"verify", f_.dir() + "/nope.db", "--key", pub_});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.out, HasSubstr("ERROR audit database"));
-  const auto badkey = Audit({"verify", f_.db(), "--key", f_.db()});
+  ::keyward::testing::TempDir dir;
+  const auto badkey = Audit({"verify", f_.db(), "--key", dir.Write("bad.pub", "hello\n")});
   EXPECT_EQ(badkey.exit_code, 2);
-  EXPECT_THAT(badkey.err, HasSubstr("not a verifier key"));
+  EXPECT_THAT(badkey.err, HasSubstr("bad.pub: not a verifier key"));
+  EXPECT_EQ(Audit({"verify", f_.db(), "--key", f_.db()}).exit_code, 2);  // a binary file
   EXPECT_EQ(Audit({"verify", f_.db(), "--key", pub_, "--from", "5", "--to", "2"}).exit_code, 2);
 }
 
