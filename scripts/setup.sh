@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
   g++ cmake ninja-build                       # toolchain
   libboost1.74-dev libboost-program-options1.74-dev
-  libssl-dev                                  # OpenSSL 3: SHA-256 (and, later, TLS and Ed25519)
+  libssl-dev                                  # OpenSSL 3: SHA-256, Ed25519, TLS
+  libsqlite3-dev libsqlitecpp-dev             # the audit log
   nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
 )
