@@ -5,9 +5,13 @@
 // one policy version.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/decision.h"
+#include "core/vocabulary.h"
 
 namespace keyward {
 
@@ -21,6 +25,23 @@ class Authorizer {
 
   // Identifies the policy this Authorizer enforces (SHA-256 hex of its canonical form).
   virtual std::string_view version() const = 0;
+
+  // A fabric as a principal may see it: never credentials.
+  struct FabricInfo {
+    std::string id;
+    std::string kind;
+    bool managed = false;
+    struct ProviderInfo {
+      std::string id;
+      ProviderType type = ProviderType::kVault;
+    };
+    std::vector<ProviderInfo> providers;  // the ones some allow rule lets this principal use there
+  };
+  // The fabrics on which some allow rule grants `principal` something, with those providers.
+  virtual std::vector<FabricInfo> FabricsFor(std::string_view principal) const = 0;
+
+  // The type of provider instance `id`, when the policy defines it.
+  virtual std::optional<ProviderType> ProviderTypeOf(std::string_view id) const = 0;
 };
 
 }  // namespace keyward

@@ -242,6 +242,34 @@ CompiledPolicy::Explanation CompiledPolicy::Explain(const AccessRequest& req) co
   return ex;
 }
 
+std::vector<Authorizer::FabricInfo> CompiledPolicy::FabricsFor(std::string_view principal) const {
+  std::vector<FabricInfo> out;
+  for (std::uint32_t fi = 0; fi < fabrics_.size(); ++fi) {
+    const FabricDef& f = policy_.fabrics[fi];
+    FabricInfo info{f.id, std::string(FabricKindName(f.kind)), f.managed, {}};
+    for (std::uint32_t pi = 0; pi < policy_.providers.size(); ++pi) {
+      if (!Test(fabrics_[fi].providers, pi)) continue;
+      const ProviderType type = policy_.providers[pi].type;
+      if (ProviderTypeConstraint(type, f.kind, f.managed) != nullptr) continue;
+      bool granted = false;
+      for (const CompiledRule& r : rules_) {
+        if (r.effect != Effect::kAllow || !Test(r.fabrics, fi) || !Test(r.providers, pi)) continue;
+        for (const NameGlob& p : r.principals) granted = granted || p.Matches(principal);
+        if (granted) break;
+      }
+      if (granted) info.providers.push_back({policy_.providers[pi].id, type});
+    }
+    if (!info.providers.empty()) out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::optional<ProviderType> CompiledPolicy::ProviderTypeOf(std::string_view id) const {
+  const std::uint32_t pi = provider_index_.Find(id);
+  if (pi == FlatIndex::kMissing) return std::nullopt;
+  return policy_.providers[pi].type;
+}
+
 Decision CompiledPolicy::DecideByScan(const AccessRequest& req) const {
   Context ctx;
   char fold[kMaxDatabricksName];

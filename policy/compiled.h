@@ -34,6 +34,8 @@ class CompiledPolicy final : public Authorizer {
 
   Decision Decide(const AccessRequest& request) const override;
   std::string_view version() const override { return policy_.version; }
+  std::vector<FabricInfo> FabricsFor(std::string_view principal) const override;
+  std::optional<ProviderType> ProviderTypeOf(std::string_view id) const override;
   const Policy& policy() const { return policy_; }
 
   struct Explanation {

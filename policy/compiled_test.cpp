@@ -127,6 +127,26 @@ TEST(DecisionTest, ReasonCarriesTheRuleDescription) {
   EXPECT_EQ(p->version(), p->policy().version);
 }
 
+TEST(FabricsForTest, ListsTheFabricsAndProvidersAPrincipalIsGranted) {
+  auto p = CompileFile("examples/policy.json");
+  ASSERT_NE(p, nullptr);
+  const auto fabrics = p->FabricsFor("trial-user-acme");
+  ASSERT_EQ(fabrics.size(), 1u);
+  EXPECT_EQ(fabrics[0].id, "trial-acme");
+  EXPECT_TRUE(fabrics[0].managed);
+  ASSERT_EQ(fabrics[0].providers.size(), 1u);
+  EXPECT_EQ(fabrics[0].providers[0].id, "dbx-trial");
+  // Pipelines may read the environment everywhere (runtime-environment), except on managed fabrics,
+  // where the environment provider is not allowed at all.
+  const auto etl = p->FabricsFor("pipeline-etl-daily");
+  std::vector<std::string> ids;
+  for (const auto& f : etl) ids.push_back(f.id);
+  EXPECT_THAT(ids, ElementsAre("prod-databricks", "emr-etl", "livy-onprem"));
+  EXPECT_TRUE(p->FabricsFor("nobody").empty());
+  EXPECT_EQ(p->ProviderTypeOf("vault"), ProviderType::kVault);
+  EXPECT_EQ(p->ProviderTypeOf("nope"), std::nullopt);
+}
+
 // --- The index must agree with the scan on arbitrary requests ----------------------------------------
 
 TEST(DifferentialTest, IndexAgreesWithScanOnRandomRequests) {
