@@ -183,7 +183,8 @@ class SectionReader {
       return std::nullopt;
     }
     if (env && !IsEnvName(*env)) {
-      r_.Error(ptr + "/env", "env-name", "environment variable name " + Quote(*env) + " is not valid");
+      // Not quoted: what is not a variable name here may be a credential pasted in the wrong place.
+      r_.Error(ptr + "/env", "env-name", "not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
       return std::nullopt;
     }
     if (file && file->empty()) {

@@ -323,7 +323,12 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     if (!IsIpLiteral(host) && !SetSniHostName(s.native_handle(), host)) {
       return Failed("cannot set the TLS server name", {}, false);
     }
-    s.set_verify_callback(ssl::host_name_verification(host));
+    // Asio's check leaves no reason behind when the name does not match: record one for the message.
+    s.set_verify_callback([check = ssl::host_name_verification(host)](bool preverified, ssl::verify_context& ctx) {
+      const bool ok = check(preverified, ctx);
+      if (!ok && preverified) X509_STORE_CTX_set_error(ctx.native_handle(), X509_V_ERR_HOSTNAME_MISMATCH);
+      return ok;
+    });
     conn_->tcp().expires_at(connect_deadline_);
     s.async_handshake(ssl::stream_base::client, [self = shared_from_this()](beast::error_code ec) {
       if (self->aborted_) return self->Finish(self->ShutDownStatus());

@@ -89,6 +89,7 @@ struct VaultDouble::State {
   unsigned fail_status = 500;
   std::vector<std::string> fail_errors;
   int concurrent_writes = 0;
+  int malformed = 0;
   int counter = 0;
   std::vector<DoubleRequest> requests;
 
@@ -168,6 +169,10 @@ struct VaultDouble::State {
     if (fail_count > 0) {
       --fail_count;
       return Errors(fail_status, fail_errors);
+    }
+    if (malformed > 0) {
+      --malformed;
+      return DoubleResponse{200, {}, R"({"data": {"this is": not JSON)"};
     }
     if (path == "auth/approle/login" && method == "POST") return Login(r);
 
@@ -473,6 +478,11 @@ void VaultDouble::FailNext(int count, unsigned status, const std::vector<std::st
   state_->fail_errors = errors;
 }
 
+void VaultDouble::MalformNext(int count) {
+  std::lock_guard lock(state_->mu);
+  state_->malformed = count;
+}
+
 void VaultDouble::ConcurrentWriterBeforeNextWrites(int count) {
   std::lock_guard lock(state_->mu);
   state_->concurrent_writes = count;
@@ -583,6 +593,7 @@ struct DatabricksDouble::State {
   unsigned fail_status = 500;
   std::string fail_code;
   std::string fail_message;
+  int malformed = 0;
   std::int64_t clock_ms = 1700000000000;
   std::vector<DoubleRequest> requests;
 
@@ -606,6 +617,10 @@ struct DatabricksDouble::State {
     if (fail_count > 0) {
       --fail_count;
       return Error(fail_status, fail_code, fail_message);
+    }
+    if (malformed > 0) {
+      --malformed;
+      return DoubleResponse{200, {}, R"({"value": "not JSON)"};
     }
     const std::string auth = r.Header("authorization");
     if (auth.rfind("Bearer ", 0) != 0 || tokens.count(auth.substr(7)) == 0) {
@@ -747,6 +762,11 @@ void DatabricksDouble::FailNext(int count, unsigned status, const std::string& e
   state_->fail_status = status;
   state_->fail_code = error_code;
   state_->fail_message = message;
+}
+
+void DatabricksDouble::MalformNext(int count) {
+  std::lock_guard lock(state_->mu);
+  state_->malformed = count;
 }
 
 bool DatabricksDouble::HasScope(const std::string& scope) const {

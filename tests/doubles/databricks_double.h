@@ -33,6 +33,9 @@ class DatabricksDouble {
   // The next `count` requests get `status` with {"error_code": code, "message": message}.
   void FailNext(int count, unsigned status, const std::string& error_code, const std::string& message);
 
+  // The next `count` requests get 200 with a body that is not JSON.
+  void MalformNext(int count);
+
   // --- observation ---
   bool HasScope(const std::string& scope) const;
   std::optional<std::string> Secret(const std::string& scope, const std::string& key) const;

@@ -56,6 +56,8 @@ class VaultDouble {
   void RateLimitNext(int count, int retry_after_seconds);
   // The next `count` requests (health excepted) get `status` with {"errors": errors}.
   void FailNext(int count, unsigned status, const std::vector<std::string>& errors);
+  // The next `count` requests (health excepted) get 200 with a body that is not JSON.
+  void MalformNext(int count);
   // Before each of the next `count` KV v2 writes, another client writes the secret first (a new
   // version with an extra key "concurrent"), so that the write's check-and-set fails.
   void ConcurrentWriterBeforeNextWrites(int count);
