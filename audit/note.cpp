@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/base64.h"
 #include "core/file.h"
 #include "core/sha256.h"
 #include "core/utf8.h"
@@ -55,10 +56,6 @@ VerifierKey MakeVerifier(std::string name, const PublicKey& pub) {
   v.name = std::move(name);
   v.key = pub;
   return v;
-}
-
-bool IsBase64Char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
 }
 
 }  // namespace
@@ -358,57 +355,15 @@ Result<std::vector<std::string>> VerifyNote(const SignedNote& note, std::span<co
 // --- Base64 ------------------------------------------------------------------------------------
 
 std::string Base64Encode(std::span<const std::uint8_t> b) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
-  out.reserve((b.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= b.size(); i += 3) {
-    const std::uint32_t v = (std::uint32_t{b[i]} << 16) | (std::uint32_t{b[i + 1]} << 8) | b[i + 2];
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i + 1 == b.size()) {
-    const std::uint32_t v = std::uint32_t{b[i]} << 16;
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == b.size()) {
-    const std::uint32_t v = (std::uint32_t{b[i]} << 16) | (std::uint32_t{b[i + 1]} << 8);
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
-  }
+  Base64Append(AsChars(b), &out);
   return out;
 }
 
 Result<std::vector<std::uint8_t>> Base64Decode(std::string_view t) {
-  // Strict: padded, no whitespace, and canonical (unused low bits of the last symbol are zero).
-  if (t.size() % 4 != 0) return Status::InvalidArgument("base64 length is not a multiple of 4");
-  auto value = [](char c) -> std::uint32_t {
-    if (c >= 'A' && c <= 'Z') return static_cast<std::uint32_t>(c - 'A');
-    if (c >= 'a' && c <= 'z') return static_cast<std::uint32_t>(c - 'a' + 26);
-    if (c >= '0' && c <= '9') return static_cast<std::uint32_t>(c - '0' + 52);
-    return c == '+' ? 62u : 63u;
-  };
-  std::vector<std::uint8_t> out;
-  out.reserve(t.size() / 4 * 3);
-  for (std::size_t i = 0; i < t.size(); i += 4) {
-    const bool last = i + 4 == t.size();
-    const std::size_t pad = last ? (t[i + 3] == '=' ? (t[i + 2] == '=' ? 2 : 1) : 0) : 0;
-    for (std::size_t k = 0; k < 4 - pad; ++k) {
-      if (!IsBase64Char(t[i + k])) return Status::InvalidArgument("invalid base64 character");
-    }
-    std::uint32_t v = 0;
-    for (std::size_t k = 0; k < 4; ++k) v = (v << 6) | (k < 4 - pad ? value(t[i + k]) : 0);
-    out.push_back(static_cast<std::uint8_t>(v >> 16));
-    if (pad < 2) out.push_back(static_cast<std::uint8_t>(v >> 8));
-    if (pad < 1) out.push_back(static_cast<std::uint8_t>(v));
-    if ((pad == 1 && (v & 0xFF)) || (pad == 2 && (v & 0xFFFF))) return Status::InvalidArgument("non-canonical base64");
-  }
-  return out;
+  std::string bytes;
+  if (!Base64DecodeAppend(t, &bytes)) return Status::InvalidArgument("invalid or non-canonical base64");
+  return std::vector<std::uint8_t>(bytes.begin(), bytes.end());
 }
 
 }  // namespace keyward::audit

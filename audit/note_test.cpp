@@ -161,6 +161,9 @@ TEST(Base64Test, StrictDecoding) {
   EXPECT_EQ(Base64Encode(std::vector<std::uint8_t>{'f', 'o', 'o', 'b'}), "Zm9vYg==");
   EXPECT_THAT(Base64Decode("Zm9vYg=="), IsOkAndHolds(ElementsAre('f', 'o', 'o', 'b')));
   EXPECT_THAT(Base64Decode("Zm9vYh=="), StatusIs(StatusCode::kInvalidArgument, HasSubstr("non-canonical")));
+  EXPECT_THAT(Base64Decode("Zg=a"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(Base64Decode("Zm9v"), IsOkAndHolds(ElementsAre('f', 'o', 'o')));
+  EXPECT_EQ(Base64Encode(std::vector<std::uint8_t>{'f', 'o'}), "Zm8=");
   EXPECT_THAT(Base64Decode("Zm9vYg"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(Base64Decode("Zm9v Yg="), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(Base64Decode(""), IsOkAndHolds(ElementsAre()));

@@ -1,5 +1,6 @@
 #include "core/resolver.h"
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 
@@ -110,15 +111,29 @@ void Resolver::Resolve(const RequestContext& ctx, const std::string& fabric, std
       }
       records.push_back(std::move(r));
     }
-    const bool unknown_fabric = IsConstraint(decisions[0], "unknown-fabric");
-    const std::size_t n = op->refs.size();
-    audit_->Append(std::move(records), [op, denied = std::move(denied), unknown_fabric, n](Result<SeqRange> r) mutable {
+    // The most specific answer: an unknown fabric (404), a malformed ref (400), an unknown provider (404),
+    // else the policy's denial (403). `denied` names every denied ref either way.
+    Status status;
+    const std::size_t n = op->refs.size(), k = denied.size();
+    if (IsConstraint(decisions[0], "unknown-fabric")) {
+      status = Status::NotFound("fabric '" + fabric + "' does not exist");
+    } else if (auto it = std::find_if(decisions.begin(), decisions.end(),
+                                      [](const Decision& d) { return IsConstraint(d, "invalid-secret-ref"); });
+               it != decisions.end()) {
+      status = Status::InvalidArgument(FormatSecretRef(op->refs[static_cast<std::size_t>(it - decisions.begin())]) +
+                                       " is malformed for its provider; nothing was fetched");
+    } else if (auto u = std::find_if(decisions.begin(), decisions.end(),
+                                     [](const Decision& d) { return IsConstraint(d, "unknown-provider"); });
+               u != decisions.end()) {
+      status = Status::NotFound("provider '" + op->refs[static_cast<std::size_t>(u - decisions.begin())].provider +
+                                "' does not exist; nothing was fetched");
+    } else {
+      status = Status::PermissionDenied(std::to_string(k) + " of " + std::to_string(n) +
+                                        (n == 1 ? " secret is" : " secrets are") + " denied; nothing was fetched");
+    }
+    audit_->Append(std::move(records), [op, denied = std::move(denied), status](Result<SeqRange> r) mutable {
       if (!r.has_value()) return op->done(AuditFailure(r.error()), {});
-      if (unknown_fabric) return op->done(Status::NotFound("fabric '" + op->fabric + "' does not exist"), std::move(denied));
-      const std::size_t k = denied.size();
-      op->done(Status::PermissionDenied(std::to_string(k) + " of " + std::to_string(n) +
-                                        (n == 1 ? " secret is" : " secrets are") + " denied; nothing was fetched"),
-               std::move(denied));
+      op->done(status, std::move(denied));
     });
     return;
   }

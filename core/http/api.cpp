@@ -1,0 +1,510 @@
+#include "core/http/api.h"
+
+#include <openssl/rand.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "core/base64.h"
+#include "core/json.h"
+#include "core/secret_value.h"
+#include "core/utf8.h"
+
+namespace keyward::http {
+namespace {
+
+constexpr const char* kJson = "application/json";
+
+bool WellFormedRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (const char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Appends `s` as a JSON string (RFC 8259): escapes '"', '\' and control characters; UTF-8 passes through.
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(ch);
+    } else if (c < 0x20) {
+      out->append("\\u00");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 15]);
+    } else {
+      out->push_back(ch);
+    }
+  }
+  out->push_back('"');
+}
+
+// Percent-decodes one path segment or query value. False for a malformed escape.
+bool PercentDecode(std::string_view in, std::string* out) {
+  out->clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    const int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+std::string PeerAddress(const std::string& peer) {
+  const std::size_t colon = peer.rfind(':');
+  return colon == std::string::npos ? peer : peer.substr(0, colon);
+}
+
+Json AuditJson(const std::string& origin, const SeqRange& r) {
+  return {{"origin", origin}, {"first_seq", r.first}, {"last_seq", r.last}};
+}
+
+}  // namespace
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kPermissionDenied: return 403;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kUnimplemented: return 405;
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kAborted:
+    case StatusCode::kFailedPrecondition: return 409;
+    case StatusCode::kResourceExhausted: return 429;
+    case StatusCode::kInternal:
+    case StatusCode::kDataLoss: return 500;
+    case StatusCode::kCancelled:
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kDeadlineExceeded: return 504;
+  }
+  return 500;
+}
+
+// One request in flight.
+struct Api::Call {
+  HttpRequest request;
+  Respond respond;
+  std::string request_id;
+  std::string route = "unknown";
+  std::string path;
+  std::vector<std::string> segments;  // the decoded path segments
+  std::vector<std::pair<std::string, std::string>> query;
+  std::string principal;
+  std::chrono::steady_clock::time_point start;
+  Metrics* metrics = nullptr;
+  std::once_flag answered;
+
+  void Send(HttpResponse r) {
+    std::call_once(answered, [&] {
+      r.headers.emplace_back("X-Request-Id", request_id);
+      if (metrics != nullptr) {
+        metrics->OnRequest(route, r.status,
+                           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start));
+      }
+      respond(std::move(r));
+    });
+  }
+  void SendJson(int status, const Json& body) {
+    HttpResponse r;
+    r.status = status;
+    r.headers.emplace_back("Content-Type", kJson);
+    r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+    Send(std::move(r));
+  }
+  void SendError(const Status& s, Json extra = Json::object()) {
+    Json err = {{"code", StatusCodeName(s.code())}, {"message", s.message()}, {"request_id", request_id}};
+    for (auto& [k, v] : extra.items()) err[k] = v;
+    SendJson(HttpStatusFor(s.code()), Json{{"error", std::move(err)}});
+  }
+  const std::string* Query(std::string_view name) const {
+    for (const auto& [k, v] : query) {
+      if (k == name) return &v;
+    }
+    return nullptr;
+  }
+};
+
+Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_(std::move(deps)) {
+  std::uint8_t r[4];
+  if (RAND_bytes(r, sizeof r) != 1) std::abort();
+  id_prefix_ = "kw-" + ToHex(std::span<const std::uint8_t>(r)) + "-";
+}
+
+HttpResponse Api::Refuse(int status, const std::string& code, const std::string& message) {
+  HttpResponse r;
+  r.status = status;
+  r.close = true;
+  r.headers.emplace_back("Content-Type", kJson);
+  r.body = Json{{"error", {{"code", code}, {"message", message}}}}.dump();
+  if (deps_.metrics != nullptr) deps_.metrics->OnRequest("refused", status, std::chrono::microseconds(0));
+  return r;
+}
+
+void Api::Handle(HttpRequest request, Respond respond) {
+  auto call = std::make_shared<Call>();
+  call->start = std::chrono::steady_clock::now();
+  call->metrics = deps_.metrics;
+  call->respond = std::move(respond);
+  const std::string_view given = request.Header("x-request-id");
+  call->request_id = WellFormedRequestId(given) ? std::string(given) : id_prefix_ + std::to_string(++next_id_);
+  call->request = std::move(request);
+  try {
+    Route(call);
+  } catch (const std::exception& e) {  // the last-resort catch of a handler: a bug, answered as one
+    call->SendError(Status::Internal(std::string("internal error: ") + e.what()));
+  }
+}
+
+void Api::Route(std::shared_ptr<Call> call) {
+  const std::string& target = call->request.target;
+  const std::size_t q = target.find('?');
+  call->path = target.substr(0, q);
+  if (q != std::string::npos) {
+    std::string_view rest = std::string_view(target).substr(q + 1);
+    while (!rest.empty()) {
+      const std::size_t amp = rest.find('&');
+      const std::string_view pair = rest.substr(0, amp);
+      const std::size_t eq = pair.find('=');
+      std::string k, v;
+      if (!PercentDecode(pair.substr(0, eq), &k) ||
+          !PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), &v)) {
+        return call->SendError(Status::InvalidArgument("malformed percent-encoding in the query string"));
+      }
+      call->query.emplace_back(std::move(k), std::move(v));
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    }
+  }
+  if (call->path.empty() || call->path[0] != '/') return call->SendError(Status::InvalidArgument("the path must start with '/'"));
+  std::string_view p = std::string_view(call->path).substr(1);
+  while (true) {
+    const std::size_t slash = p.find('/');
+    std::string seg;
+    if (!PercentDecode(p.substr(0, slash), &seg)) {
+      return call->SendError(Status::InvalidArgument("malformed percent-encoding in the path"));
+    }
+    if (seg.find('/') != std::string::npos) {
+      return call->SendError(Status::InvalidArgument("a path segment must not contain an encoded '/': send it as a separator"));
+    }
+    call->segments.push_back(std::move(seg));
+    if (slash == std::string_view::npos) break;
+    p.remove_prefix(slash + 1);
+  }
+  const auto& s = call->segments;
+  const std::string& m = call->request.method;
+  auto method_not_allowed = [&](const char* allowed) {
+    HttpResponse r;
+    r.status = 405;
+    r.headers.emplace_back("Allow", allowed);
+    r.headers.emplace_back("Content-Type", kJson);
+    r.body = Json{{"error",
+                   {{"code", "unimplemented"}, {"message", m + " is not allowed on " + call->path}, {"request_id", call->request_id}}}}
+                 .dump();
+    call->Send(std::move(r));
+  };
+
+  // Unauthenticated: liveness, readiness, metrics and the public checkpoint.
+  if (s.size() == 1 && s[0] == "healthz") {
+    call->route = "healthz";
+    if (m != "GET") return method_not_allowed("GET");
+    return call->SendJson(200, {{"status", "ok"}});
+  }
+  if (s.size() == 1 && s[0] == "readyz") {
+    call->route = "readyz";
+    if (m != "GET") return method_not_allowed("GET");
+    return Ready(call);
+  }
+  if (s.size() == 1 && s[0] == "metrics") {
+    call->route = "metrics";
+    if (m != "GET") return method_not_allowed("GET");
+    HttpResponse r;
+    r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
+    r.body = deps_.metrics->Render();
+    return call->Send(std::move(r));
+  }
+  if (s.size() == 3 && s[0] == "v1" && s[1] == "audit" && s[2] == "checkpoint") {
+    call->route = "checkpoint";
+    if (m != "GET") return method_not_allowed("GET");
+    const std::string note = deps_.latest_checkpoint();
+    if (note.empty()) return call->SendError(Status::NotFound("no checkpoint has been signed yet"));
+    HttpResponse r;
+    r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+    r.body = note;
+    return call->Send(std::move(r));
+  }
+  if (s.empty() || s[0] != "v1") return call->SendError(Status::NotFound("no such endpoint: " + Printable(call->path)));
+
+  if (s.size() == 2 && s[1] == "resolve") {
+    call->route = "resolve";
+    if (m != "POST") return method_not_allowed("POST");
+  } else if (s.size() == 2 && s[1] == "fabrics") {
+    call->route = "fabrics";
+    if (m != "GET") return method_not_allowed("GET");
+  } else if (s.size() == 4 && s[1] == "fabrics" && s[3] == "secrets") {
+    call->route = "list";
+    if (m != "GET") return method_not_allowed("GET");
+  } else if (s.size() >= 6 && s[1] == "fabrics" && s[3] == "secrets") {
+    call->route = m == "DELETE" ? "delete" : "write";
+    if (m != "PUT" && m != "DELETE") return method_not_allowed("PUT, DELETE");
+  } else {
+    return call->SendError(Status::NotFound("no such endpoint: " + Printable(call->path)));
+  }
+  if (!Authenticate(call)) return;
+  if (call->route == "resolve") return Resolve(call);
+  if (call->route == "fabrics") return Fabrics(call);
+  if (call->route == "list") return List(call, s[2]);
+  return Mutate(call, s[2], std::vector<std::string>(s.begin() + 4, s.end()), m == "PUT");
+}
+
+bool Api::Authenticate(const std::shared_ptr<Call>& call) {
+  const auto v = deps_.auth->Authenticate(call->request.Header("authorization"), call->request.client_identities,
+                                          PeerAddress(call->request.peer));
+  if (v.outcome == Authenticator::Outcome::kOk) {
+    call->principal = v.principal;
+    return true;
+  }
+  const bool throttled = v.outcome == Authenticator::Outcome::kThrottled;
+  deps_.metrics->OnAuthFailure(throttled);
+  if (throttled && !v.throttle_started) {
+    // Refused without being checked or audited one by one: a flood must not flood the log.
+    call->SendError(Status::ResourceExhausted("too many failed authentications from this address; try again later"));
+    return false;
+  }
+  AuditRecord r;
+  r.request_id = call->request_id;
+  r.peer = call->request.peer;
+  r.action = "authenticate";
+  r.decision = "deny";
+  r.reason = throttled ? "throttled" : "unauthenticated";
+  r.detail = throttled ? "too many failed authentications: further attempts are refused for a while" : v.failure;
+  const std::string failure = v.failure;
+  deps_.audit->Append({std::move(r)}, [call, throttled, failure](Result<SeqRange>) {
+    if (throttled) {
+      call->SendError(Status::ResourceExhausted("too many failed authentications from this address; try again later"));
+    } else {
+      call->SendError(Status::Unauthenticated(failure));
+    }
+  });
+  return false;
+}
+
+void Api::Resolve(std::shared_ptr<Call> call) {
+  auto body = ParseJson(call->request.body, JsonLimits{.max_depth = 8});
+  if (!body.has_value()) return call->SendError(body.error());
+  std::vector<Diagnostic> problems;
+  SchemaReader reader(&problems);
+  std::string fabric;
+  std::vector<SecretRef> refs;
+  if (reader.Object(*body, "", {"fabric", "secrets"})) {
+    fabric = reader.String(*body, "", "fabric", true).value_or("");
+    if (const Json* secrets = reader.Array(*body, "", "secrets", true, false)) {
+      if (secrets->size() > options_.max_refs) {
+        return call->SendError(Status::InvalidArgument("too many secrets: " + std::to_string(secrets->size()) + " (at most " +
+                                                       std::to_string(options_.max_refs) + " per request)"));
+      }
+      for (std::size_t i = 0; i < secrets->size(); ++i) {
+        const std::string ptr = JsonPointerJoin("/secrets", i);
+        const Json& e = (*secrets)[i];
+        if (!reader.Object(e, ptr, {"provider", "scope", "key"})) continue;
+        SecretRef ref;
+        ref.provider = reader.String(e, ptr, "provider", true).value_or("");
+        ref.scope = reader.String(e, ptr, "scope", false).value_or("");
+        ref.key = reader.String(e, ptr, "key", true).value_or("");
+        refs.push_back(std::move(ref));
+      }
+    }
+  }
+  if (!problems.empty()) {
+    return call->SendError(Status::InvalidArgument(problems[0].pointer + ": " + problems[0].message));
+  }
+  const RequestContext ctx{call->request_id, call->principal, call->request.peer,
+                           std::chrono::steady_clock::now() + options_.request_timeout};
+  auto policy = deps_.policy();
+  const std::string origin = options_.origin;
+  deps_.resolver->Resolve(ctx, fabric, std::move(refs), [call, policy, origin](Result<ResolveResult> r, std::vector<DeniedRef> denied) {
+    if (!r.has_value()) {
+      Json extra = Json::object();
+      if (!denied.empty()) {
+        Json list = Json::array();
+        for (const DeniedRef& d : denied) {
+          std::string reason = d.reason;
+          if (d.decided_by == "constraint:invalid-secret-ref") {
+            if (auto type = policy->ProviderTypeOf(d.ref.provider)) reason = ValidateSecretRef(*type, d.ref.scope, d.ref.key).message();
+          }
+          list.push_back({{"provider", d.ref.provider}, {"scope", d.ref.scope}, {"key", d.ref.key},
+                          {"decided_by", d.decided_by}, {"reason", reason}});
+        }
+        extra["denied"] = std::move(list);
+      }
+      return call->SendError(r.error(), std::move(extra));
+    }
+    // Built by hand, not through a JSON library: the buffer holding the values is wiped after sending.
+    HttpResponse resp;
+    resp.sensitive = true;
+    resp.headers.emplace_back("Content-Type", kJson);
+    std::string& out = resp.body;
+    out.reserve(256 + r->secrets.size() * 160);
+    out += "{\"secrets\":[";
+    for (std::size_t i = 0; i < r->secrets.size(); ++i) {
+      const ResolvedSecret& s = r->secrets[i];
+      if (i) out += ',';
+      out += "{\"provider\":";
+      AppendJsonString(s.ref.provider, &out);
+      out += ",\"scope\":";
+      AppendJsonString(s.ref.scope, &out);
+      out += ",\"key\":";
+      AppendJsonString(s.ref.key, &out);
+      out += ",\"value\":\"";
+      if (s.value.is_utf8()) {
+        out.pop_back();
+        AppendJsonString(s.value.reveal(), &out);
+      } else {
+        Base64Append(s.value.reveal(), &out);
+        out += "\",\"encoding\":\"base64\"";
+      }
+      out += '}';
+    }
+    out += "],\"audit\":";
+    out += AuditJson(origin, r->audit).dump();
+    out += '}';
+    call->Send(std::move(resp));
+  });
+}
+
+void Api::Fabrics(std::shared_ptr<Call> call) {
+  Json fabrics = Json::array();
+  for (const auto& f : deps_.policy()->FabricsFor(call->principal)) {
+    Json providers = Json::array();
+    for (const auto& p : f.providers) providers.push_back({{"id", p.id}, {"type", ProviderTypeName(p.type)}});
+    fabrics.push_back({{"id", f.id}, {"kind", f.kind}, {"managed", f.managed}, {"providers", std::move(providers)}});
+  }
+  call->SendJson(200, {{"fabrics", std::move(fabrics)}});
+}
+
+void Api::List(std::shared_ptr<Call> call, const std::string& fabric) {
+  const std::string* provider = call->Query("provider");
+  if (provider == nullptr || provider->empty()) {
+    return call->SendError(Status::InvalidArgument("the query parameter 'provider' is required"));
+  }
+  const std::string* scope = call->Query("scope");
+  const std::string scope_value = scope ? *scope : "";
+  const RequestContext ctx{call->request_id, call->principal, call->request.peer,
+                           std::chrono::steady_clock::now() + options_.request_timeout};
+  const std::string origin = options_.origin;
+  const std::string provider_id = *provider;
+  deps_.resolver->List(ctx, fabric, provider_id, scope_value, [call, origin, provider_id, scope_value](Result<ListResult> r) {
+    if (!r.has_value()) return call->SendError(r.error());
+    Json secrets = Json::array();
+    for (const ListedName& n : r->names) secrets.push_back({{"provider", provider_id}, {"scope", scope_value}, {"key", n.name}});
+    call->SendJson(200, {{"secrets", std::move(secrets)}, {"audit", AuditJson(origin, r->audit)}});
+  });
+}
+
+void Api::Mutate(std::shared_ptr<Call> call, const std::string& fabric, std::vector<std::string> tail, bool write) {
+  // tail: provider, [scope segments...], key
+  SecretRef ref;
+  ref.provider = tail.front();
+  ref.key = tail.back();
+  for (std::size_t i = 1; i + 1 < tail.size(); ++i) ref.scope += (i > 1 ? "/" : "") + tail[i];
+  const RequestContext ctx{call->request_id, call->principal, call->request.peer,
+                           std::chrono::steady_clock::now() + options_.request_timeout};
+  const std::string origin = options_.origin;
+  auto done = [call, origin](Result<WriteResult> r) {
+    if (!r.has_value()) return call->SendError(r.error());
+    call->SendJson(200, {{"audit", AuditJson(origin, r->audit)}});
+  };
+  if (!write) {
+    if (!call->request.body.empty()) return call->SendError(Status::InvalidArgument("DELETE takes no body"));
+    return deps_.resolver->Delete(ctx, fabric, std::move(ref), std::move(done));
+  }
+  // The body holds the value: parse it, move the value into a SecretValue, wipe every other copy.
+  std::string& raw = call->request.body;
+  auto body = ParseJson(raw, JsonLimits{.max_depth = 4});
+  WipeMemory(raw.data(), raw.size());
+  if (!body.has_value()) return call->SendError(body.error());
+  std::vector<Diagnostic> problems;
+  SchemaReader reader(&problems);
+  std::optional<SecretValue> value;
+  if (reader.Object(*body, "", {"value", "encoding"})) {
+    const auto encoding = reader.String(*body, "", "encoding", false);
+    auto it = body->find("value");
+    if (it == body->end() || !it->is_string()) {
+      reader.Error("/value", "type", "expected \"value\": a string");
+    } else {
+      std::string& v = it->get_ref<std::string&>();
+      if (!encoding) {
+        value.emplace(v);
+      } else if (*encoding == "base64") {
+        std::string decoded;
+        if (Base64DecodeAppend(v, &decoded)) {
+          value.emplace(decoded);
+        } else {
+          reader.Error("/value", "encoding", "\"value\" is not canonical base64 (RFC 4648, padded)");
+        }
+        WipeMemory(decoded.data(), decoded.size());
+      } else {
+        reader.Error("/encoding", "enum", "\"encoding\" must be \"base64\" when given");
+      }
+      WipeMemory(v.data(), v.size());
+    }
+  }
+  if (!problems.empty()) return call->SendError(Status::InvalidArgument(problems[0].pointer + ": " + problems[0].message));
+  deps_.resolver->Write(ctx, fabric, std::move(ref), std::move(*value), std::move(done));
+}
+
+void Api::Ready(std::shared_ptr<Call> call) {
+  struct Probe {
+    std::mutex mu;
+    Json checks = Json::object();
+    Json providers = Json::object();
+    bool ready = true;
+    std::size_t remaining = 0;
+  };
+  auto probe = std::make_shared<Probe>();
+  const bool policy = deps_.policy() != nullptr;
+  probe->checks["policy"] = policy ? "ok" : "no policy loaded";
+  probe->ready = policy;
+  const Status audit = deps_.audit_health();
+  probe->checks["audit"] = audit.ok() ? "ok" : audit.message();
+  probe->ready = probe->ready && audit.ok();
+  probe->remaining = deps_.providers.size();
+  auto finish = [call, probe] {
+    probe->checks["providers"] = probe->providers;
+    call->SendJson(probe->ready ? 200 : 503, {{"ready", probe->ready}, {"checks", probe->checks}});
+  };
+  if (probe->remaining == 0) return finish();
+  for (Provider* p : deps_.providers) {
+    const std::string id = p->id();
+    p->Health(std::chrono::steady_clock::now() + std::chrono::seconds(2), [probe, id, finish](Status s) {
+      bool last = false;
+      {
+        std::lock_guard lk(probe->mu);
+        probe->providers[id] = s.ok() ? "ok" : s.ToString();
+        probe->ready = probe->ready && s.ok();
+        last = --probe->remaining == 0;
+      }
+      if (last) finish();
+    });
+  }
+}
+
+}  // namespace keyward::http

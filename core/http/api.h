@@ -1,0 +1,71 @@
+// Api: keyward's HTTP API (docs/api.md) on top of the Resolver. Routing, authentication, strict JSON
+// request bodies, the Status -> HTTP mapping, JSON errors, request ids, metrics and readiness.
+// Beast-free: the HttpServer calls it with plain structs.
+//
+// Errors are {"error": {"code": "<status code name>", "message": "...", "request_id": "..."}} with
+//   invalid_argument 400, unauthenticated 401, permission_denied 403, not_found 404, unimplemented 405,
+//   already_exists / aborted / failed_precondition 409, resource_exhausted 429, internal / data_loss 500,
+//   unavailable / cancelled 503, deadline_exceeded 504.
+// Every response carries X-Request-Id: the client's when it sent a well-formed one
+// ([A-Za-z0-9._:-]{1,128}), else a fresh one.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/audit_sink.h"
+#include "core/authorizer.h"
+#include "core/http/auth.h"
+#include "core/http/metrics.h"
+#include "core/http/server.h"
+#include "core/provider.h"
+#include "core/resolver.h"
+
+namespace keyward::http {
+
+struct ApiOptions {
+  std::size_t max_refs = 100;                        // secrets per resolve request
+  std::chrono::milliseconds request_timeout{10000};  // provider deadline of each request
+  std::string origin;                                // the audit log's origin, echoed with seqs
+};
+
+// Everything the Api talks to. REQUIRES: all outlive the Api.
+struct ApiDeps {
+  Resolver* resolver = nullptr;
+  Authenticator* auth = nullptr;
+  Metrics* metrics = nullptr;
+  AuditSink* audit = nullptr;  // for failed authentications
+  std::function<std::shared_ptr<const Authorizer>()> policy;
+  std::function<std::string()> latest_checkpoint;  // "" when there is none yet
+  std::function<Status()> audit_health;            // OK when the log can record
+  std::vector<Provider*> providers;                // checked by /readyz
+};
+
+int HttpStatusFor(StatusCode code);
+
+class Api final : public Handler {
+ public:
+  Api(ApiOptions options, ApiDeps deps);
+  void Handle(HttpRequest request, Respond respond) override;
+  HttpResponse Refuse(int status, const std::string& code, const std::string& message) override;
+
+ private:
+  struct Call;
+  void Route(std::shared_ptr<Call> call);
+  void Resolve(std::shared_ptr<Call> call);
+  void Fabrics(std::shared_ptr<Call> call);
+  void List(std::shared_ptr<Call> call, const std::string& fabric);
+  void Mutate(std::shared_ptr<Call> call, const std::string& fabric, std::vector<std::string> tail, bool write);
+  void Ready(std::shared_ptr<Call> call);
+  bool Authenticate(const std::shared_ptr<Call>& call);
+
+  ApiOptions options_;
+  ApiDeps deps_;
+  std::string id_prefix_;
+  std::atomic<std::uint64_t> next_id_{0};
+};
+
+}  // namespace keyward::http

@@ -1,0 +1,85 @@
+// Authentication for the endpoint: bearer tokens and client-certificate identities -> principal ids.
+//
+// Tokens are never stored: the configuration holds SHA-256 hashes ("sha256:<hex>"). A presented token is
+// hashed, candidates are found by the first bytes of the hash, and the full 32 bytes are compared in
+// constant time (CRYPTO_memcmp). Certificate identities ("CN=...,O=...", "URI:...", "DNS:...") map to
+// principals exactly.
+//
+// A peer that keeps failing is throttled: after `max_failures` failures within `window` from one
+// address, further attempts from it are refused (429) until `block` has passed, without being checked
+// or audited one by one — so that a flood of bad tokens cannot flood the audit log.
+//
+// Thread-safety: all methods may be called concurrently.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/result.h"
+#include "core/sha256.h"
+
+namespace keyward::http {
+
+struct PrincipalCredentials {
+  std::string id;
+  std::vector<Digest> token_hashes;
+  std::vector<std::string> certificates;  // identities, as HttpRequest::client_identities spells them
+};
+
+// "kw_" + 43 characters of base64url: 256 random bits.
+std::string MintToken();
+// "sha256:<hex>" of a token, as the configuration holds it.
+std::string TokenHashString(std::string_view token);
+// Parses "sha256:<64 hex>". InvalidArgument otherwise.
+Result<Digest> ParseTokenHash(std::string_view text);
+
+class Authenticator {
+ public:
+  struct Throttle {
+    int max_failures = 10;
+    std::chrono::seconds window{60};
+    std::chrono::seconds block{60};
+  };
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  Authenticator(std::vector<PrincipalCredentials> principals, Throttle throttle, Clock clock = nullptr);
+
+  enum class Outcome { kOk, kFailed, kThrottled };
+  struct Verdict {
+    Outcome outcome = Outcome::kFailed;
+    std::string principal;  // kOk
+    std::string failure;    // kFailed: what was wrong, never the token ("unknown token", ...)
+    bool throttle_started = false;  // kThrottled: this attempt crossed the threshold (audit it once)
+  };
+
+  // `authorization`: the Authorization header ("" if none); `identities`: the verified certificate's.
+  // `peer_address`: the client's address (without port) for throttling.
+  Verdict Authenticate(std::string_view authorization, const std::vector<std::string>& identities,
+                       const std::string& peer_address);
+
+ private:
+  struct Failures {
+    std::vector<std::chrono::steady_clock::time_point> times;
+    std::optional<std::chrono::steady_clock::time_point> blocked_until;
+  };
+  bool IsBlocked(const std::string& peer, std::chrono::steady_clock::time_point now);
+  bool RecordFailure(const std::string& peer, std::chrono::steady_clock::time_point now);  // true: blocking starts
+
+  std::vector<PrincipalCredentials> principals_;
+  std::unordered_multimap<std::uint64_t, std::size_t> by_prefix_;  // first 8 hash bytes -> (principal, hash)
+  std::vector<std::pair<std::size_t, Digest>> hashes_;
+  std::map<std::string, std::size_t> by_identity_;
+  Throttle throttle_;
+  Clock clock_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Failures> failures_;
+};
+
+}  // namespace keyward::http

@@ -1,0 +1,84 @@
+#include "core/http/metrics.h"
+
+#include <cstdio>
+
+namespace keyward::http {
+
+void Metrics::Histogram::Observe(double seconds) {
+  std::size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  ++buckets[i];
+  sum += seconds;
+  ++count;
+}
+
+void Metrics::OnRequest(std::string_view route, int status, std::chrono::microseconds latency) {
+  std::lock_guard lk(mu_);
+  ++requests_[{std::string(route), status}];
+  request_latency_[std::string(route)].Observe(static_cast<double>(latency.count()) / 1e6);
+}
+
+void Metrics::OnDecision(Effect effect) { ++(effect == Effect::kAllow ? allow_ : deny_); }
+
+void Metrics::OnProviderCall(const std::string& provider, std::chrono::microseconds latency, const Status& status) {
+  std::lock_guard lk(mu_);
+  provider_latency_[provider].Observe(static_cast<double>(latency.count()) / 1e6);
+  ++provider_calls_[{provider, std::string(StatusCodeName(status.code()))}];
+}
+
+void Metrics::OnAuthFailure(bool throttled) { ++(throttled ? auth_throttled_ : auth_failed_); }
+
+std::string Metrics::Render() const {
+  std::string out;
+  char line[256];
+  auto histogram = [&](const char* name, const char* label, const std::string& value, const Histogram& h) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < h.buckets.size(); ++i) {
+      cumulative += h.buckets[i];
+      if (i < kBounds.size()) {
+        std::snprintf(line, sizeof line, "%s_bucket{%s=\"%s\",le=\"%g\"} %llu\n", name, label, value.c_str(), kBounds[i],
+                      static_cast<unsigned long long>(cumulative));
+      } else {
+        std::snprintf(line, sizeof line, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %llu\n", name, label, value.c_str(),
+                      static_cast<unsigned long long>(cumulative));
+      }
+      out += line;
+    }
+    std::snprintf(line, sizeof line, "%s_sum{%s=\"%s\"} %.6f\n%s_count{%s=\"%s\"} %llu\n", name, label, value.c_str(), h.sum,
+                  name, label, value.c_str(), static_cast<unsigned long long>(h.count));
+    out += line;
+  };
+  std::lock_guard lk(mu_);
+  out += "# HELP keyward_http_requests_total HTTP requests by route and status.\n# TYPE keyward_http_requests_total counter\n";
+  for (const auto& [k, v] : requests_) {
+    std::snprintf(line, sizeof line, "keyward_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", k.first.c_str(),
+                  k.second, static_cast<unsigned long long>(v));
+    out += line;
+  }
+  out += "# HELP keyward_http_request_duration_seconds Time to answer, by route.\n"
+         "# TYPE keyward_http_request_duration_seconds histogram\n";
+  for (const auto& [route, h] : request_latency_) histogram("keyward_http_request_duration_seconds", "route", route, h);
+  out += "# HELP keyward_decisions_total Policy decisions by outcome.\n# TYPE keyward_decisions_total counter\n";
+  std::snprintf(line, sizeof line, "keyward_decisions_total{outcome=\"allow\"} %llu\nkeyward_decisions_total{outcome=\"deny\"} %llu\n",
+                static_cast<unsigned long long>(allow_.load()), static_cast<unsigned long long>(deny_.load()));
+  out += line;
+  out += "# HELP keyward_auth_failures_total Failed authentications, and attempts refused while throttled.\n"
+         "# TYPE keyward_auth_failures_total counter\n";
+  std::snprintf(line, sizeof line,
+                "keyward_auth_failures_total{result=\"failed\"} %llu\nkeyward_auth_failures_total{result=\"throttled\"} %llu\n",
+                static_cast<unsigned long long>(auth_failed_.load()), static_cast<unsigned long long>(auth_throttled_.load()));
+  out += line;
+  out += "# HELP keyward_provider_calls_total Provider calls by provider and result.\n# TYPE keyward_provider_calls_total counter\n";
+  for (const auto& [k, v] : provider_calls_) {
+    std::snprintf(line, sizeof line, "keyward_provider_calls_total{provider=\"%s\",code=\"%s\"} %llu\n", k.first.c_str(),
+                  k.second.c_str(), static_cast<unsigned long long>(v));
+    out += line;
+  }
+  out += "# HELP keyward_provider_duration_seconds Provider call latency.\n"
+         "# TYPE keyward_provider_duration_seconds histogram\n";
+  for (const auto& [p, h] : provider_latency_) histogram("keyward_provider_duration_seconds", "provider", p, h);
+  if (extra_) out += extra_();
+  return out;
+}
+
+}  // namespace keyward::http

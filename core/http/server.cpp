@@ -1,0 +1,386 @@
+// The only file of the endpoint that includes Beast (compiled once: it is slow to compile).
+#include "core/http/server.h"
+
+#include "core/secret_value.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+namespace keyward::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = boost::asio::ip::tcp;
+
+std::string_view HttpRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// The verified client certificate's subject and subject alternative names.
+std::vector<std::string> ClientIdentities(SSL* ssl) {
+  std::vector<std::string> out;
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return out;
+  if (SSL_get_verify_result(ssl) == X509_V_OK) {
+    if (BIO* bio = BIO_new(BIO_s_mem())) {
+      if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+        char* data = nullptr;
+        const long len = BIO_get_mem_data(bio, &data);
+        out.emplace_back(data, static_cast<std::size_t>(len));
+      }
+      BIO_free(bio);
+    }
+    auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+      const char* prefix = n->type == GEN_DNS ? "DNS:" : n->type == GEN_URI ? "URI:" : n->type == GEN_EMAIL ? "email:" : nullptr;
+      if (prefix == nullptr) continue;
+      const ASN1_IA5STRING* s = n->d.ia5;
+      out.push_back(prefix + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                         static_cast<std::size_t>(ASN1_STRING_length(s))));
+    }
+    GENERAL_NAMES_free(names);
+  }
+  X509_free(cert);
+  return out;
+}
+
+class SessionBase : public std::enable_shared_from_this<SessionBase> {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void Stop() = 0;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  ServerOptions options;
+  Handler* handler = nullptr;
+  net::io_context ioc;
+  std::optional<ssl::context> ssl_ctx;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  std::uint16_t port = 0;
+  std::atomic<std::size_t> connections{0};
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::condition_variable drained;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
+  bool shut_down = false;
+
+  void Accept();
+  void Register(const std::shared_ptr<SessionBase>& s) {
+    std::lock_guard lk(mu);
+    sessions.emplace(s.get(), s);
+  }
+  void Unregister(SessionBase* s) {
+    std::lock_guard lk(mu);
+    sessions.erase(s);
+    connections.fetch_sub(1);
+    drained.notify_all();
+  }
+};
+
+namespace {
+
+template <bool kTls>
+class Session : public SessionBase {
+  using Stream = std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
+
+ public:
+  Session(tcp::socket&& socket, HttpServer::Impl* server, bool overloaded)
+      : stream_(MakeStream(std::move(socket), server)), server_(server), overloaded_(overloaded) {
+    boost::system::error_code ec;
+    const auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  ~Session() override { server_->Unregister(this); }
+
+  void Run() {
+    net::dispatch(stream_.get_executor(), [self = Self()] {
+      if constexpr (kTls) {
+        beast::get_lowest_layer(self->stream_).expires_after(self->server_->options.handshake_timeout);
+        self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return;  // nothing to answer: the client did not speak TLS, or gave up
+          self->identities_ = ClientIdentities(self->stream_.native_handle());
+          self->Start();
+        });
+      } else {
+        self->Start();
+      }
+    });
+  }
+
+  void Stop() override {
+    net::post(stream_.get_executor(), [self = Self()] {
+      self->stopping_ = true;
+      if (!self->busy_) beast::get_lowest_layer(self->stream_).cancel();  // an idle wait ends now
+    });
+  }
+
+ private:
+  static Stream MakeStream(tcp::socket&& socket, HttpServer::Impl* server) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *server->ssl_ctx);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+  std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
+
+  void Start() {
+    if (overloaded_) {
+      return Write(server_->handler->Refuse(503, "unavailable", "too many connections; try again later"), true);
+    }
+    WaitForRequest();
+  }
+
+  // Waits (idle deadline) for the first byte of the next request, then reads it (read deadline): a
+  // client trickling a request is cut off by the read deadline, an idle one by the idle deadline.
+  void WaitForRequest() {
+    if (stopping_) return Close();
+    if (buffer_.size() > 0) return ReadRequest();
+    beast::get_lowest_layer(stream_).expires_after(first_ ? server_->options.read_timeout : server_->options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = Self()](beast::error_code ec, std::size_t n) {
+      if (ec) return self->Close();
+      self->buffer_.commit(n);
+      self->ReadRequest();
+    });
+  }
+
+  void ReadRequest() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
+    parser_->body_limit(server_->options.max_body_bytes);
+    beast::get_lowest_layer(stream_).expires_after(server_->options.read_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_, [self = Self()](beast::error_code ec, std::size_t) {
+      self->OnRead(ec);
+    });
+  }
+
+  void OnRead(beast::error_code ec) {
+    Handler& h = *server_->handler;
+    if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted) return Close();
+    if (ec == bhttp::error::header_limit) {
+      return Write(h.Refuse(431, "invalid_argument",
+                            "request header larger than " + std::to_string(server_->options.max_header_bytes) + " bytes"),
+                   true);
+    }
+    if (ec == bhttp::error::body_limit) {
+      return Write(h.Refuse(413, "invalid_argument",
+                            "request body larger than " + std::to_string(server_->options.max_body_bytes) + " bytes"),
+                   true);
+    }
+    if (ec == beast::error::timeout) {
+      return Write(h.Refuse(408, "deadline_exceeded", "the request was not received in time"), true);
+    }
+    if (ec) return Write(h.Refuse(400, "invalid_argument", "malformed HTTP request: " + ec.message()), true);
+
+    auto& msg = parser_->get();
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    for (const auto& field : msg) {
+      const auto name = field.name_string();
+      req.headers.emplace_back(Lower(std::string_view(name.data(), name.size())), std::string(field.value()));
+    }
+    req.body = std::move(msg.body());
+    req.peer = peer_;
+    req.client_identities = identities_;
+    parser_.reset();
+    busy_ = true;
+    h.Handle(std::move(req), [self = Self()](HttpResponse r) {
+      net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
+        const bool close = r.close;
+        self->Write(std::move(r), close);
+      });
+    });
+  }
+
+  void Write(HttpResponse r, bool close) {
+    busy_ = true;
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    res->version(version_);
+    res->result(static_cast<unsigned>(r.status));
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    res->body() = std::move(r.body);
+    const bool sensitive = r.sensitive;
+    if (sensitive) res->set(bhttp::field::cache_control, "no-store");
+    const bool keep = keep_alive_ && !close && !stopping_ && !server_->stopping.load();
+    res->keep_alive(keep);
+    res->prepare_payload();
+    beast::get_lowest_layer(stream_).expires_after(server_->options.write_timeout);
+    bhttp::async_write(stream_, *res, [self = Self(), res, keep, sensitive](beast::error_code ec, std::size_t) {
+      if (sensitive) WipeMemory(res->body().data(), res->body().size());  // the values are on the wire now
+      if (ec || !keep) return self->Close();
+      self->busy_ = false;
+      self->first_ = false;
+      self->WaitForRequest();
+    });
+  }
+
+  void Close() {
+    busy_ = false;
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown([self = Self()](beast::error_code) { beast::get_lowest_layer(self->stream_).close(); });
+    } else {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      stream_.close();
+    }
+  }
+
+  Stream stream_;
+  HttpServer::Impl* server_;
+  bool overloaded_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string peer_;
+  std::vector<std::string> identities_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  bool first_ = true;
+  bool keep_alive_ = false;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == net::error::operation_aborted || stopping.load()) return;
+      return Accept();  // e.g. too many open files: keep serving the connections we have
+    }
+    const bool overloaded = connections.fetch_add(1) >= options.max_connections;
+    std::shared_ptr<SessionBase> s;
+    if (ssl_ctx) {
+      auto t = std::make_shared<Session<true>>(std::move(socket), this, overloaded);
+      s = t;
+      Register(s);
+      t->Run();
+    } else {
+      auto p = std::make_shared<Session<false>>(std::move(socket), this, overloaded);
+      s = p;
+      Register(s);
+      p->Run();
+    }
+    Accept();
+  });
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Shutdown(std::chrono::milliseconds(0)); }
+
+std::uint16_t HttpServer::port() const { return impl_->port; }
+std::size_t HttpServer::connections() const { return impl_->connections.load(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options, Handler* handler) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->handler = handler;
+  const bool tls = !options.certificate.empty() || !options.private_key.empty();
+  if (tls) {
+    if (options.certificate.empty() || options.private_key.empty()) {
+      return Status::InvalidArgument("TLS needs both a certificate and a private key");
+    }
+    try {
+      impl->ssl_ctx.emplace(ssl::context::tls_server);
+      impl->ssl_ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                                 ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+      SSL_CTX_set_min_proto_version(impl->ssl_ctx->native_handle(), TLS1_2_VERSION);
+      impl->ssl_ctx->use_certificate_chain_file(options.certificate);
+      impl->ssl_ctx->use_private_key_file(options.private_key, ssl::context::pem);
+      if (!options.client_ca.empty()) {
+        impl->ssl_ctx->load_verify_file(options.client_ca);
+        SSL_CTX_set_client_CA_list(impl->ssl_ctx->native_handle(), SSL_load_client_CA_file(options.client_ca.c_str()));
+        // Ask for a certificate, verify it when given; a client without one may still use a token.
+        impl->ssl_ctx->set_verify_mode(ssl::verify_peer);
+      }
+    } catch (const boost::system::system_error& e) {
+      return Status::InvalidArgument("TLS setup failed: " + std::string(e.what()) + " (certificate " + options.certificate +
+                                     ", key " + options.private_key + ")");
+    }
+  }
+  beast::error_code ec;
+  const auto address = net::ip::make_address(options.address, ec);
+  if (ec) return Status::InvalidArgument("listen address '" + options.address + "' is not an IP address");
+  const tcp::endpoint endpoint(address, options.port);
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Unavailable("cannot listen on " + options.address + ":" + std::to_string(options.port) + ": " + ec.message());
+  }
+  impl->port = impl->acceptor.local_endpoint().port();
+  impl->Accept();
+  for (int i = 0; i < std::max(1, options.io_threads); ++i) {
+    impl->threads.emplace_back([raw = impl.get()] { raw->ioc.run(); });
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+void HttpServer::Shutdown(std::chrono::milliseconds grace) {
+  Impl& s = *impl_;
+  {
+    std::lock_guard lk(s.mu);
+    if (s.shut_down) return;
+    s.shut_down = true;
+  }
+  s.stopping = true;
+  net::post(s.acceptor.get_executor(), [&s] {
+    beast::error_code ec;
+    s.acceptor.close(ec);
+  });
+  std::vector<std::shared_ptr<SessionBase>> live;
+  {
+    std::lock_guard lk(s.mu);
+    for (auto& [raw, weak] : s.sessions) {
+      if (auto p = weak.lock()) live.push_back(std::move(p));
+    }
+  }
+  for (auto& p : live) p->Stop();
+  live.clear();
+  {
+    std::unique_lock lk(s.mu);
+    s.drained.wait_for(lk, grace, [&] { return s.connections.load() == 0; });
+  }
+  s.ioc.stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+}
+
+}  // namespace keyward::http
