@@ -10,6 +10,7 @@ PACKAGES=(
   libsqlite3-dev libsqlitecpp-dev             # the audit log
   nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
+  python3                                     # the Python client's tests (clients/python)
 )
 
 missing=()
