@@ -10,7 +10,7 @@ PACKAGES=(
   libsqlite3-dev libsqlitecpp-dev             # the audit log
   nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
-  python3                                     # the Python client's tests (clients/python)
+  python3 openssl                             # the Python client's tests (clients/python; openssl makes their TLS certificates)
 )
 
 missing=()

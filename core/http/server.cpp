@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
@@ -85,6 +86,9 @@ struct HttpServer::Impl {
   ServerOptions options;
   Handler* handler = nullptr;
   net::io_context ioc;
+  // Keeps the I/O threads running while requests are out at a provider or the audit log: such a session
+  // has no I/O pending, and without this run() would return once the acceptor closes.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work{net::make_work_guard(ioc)};
   std::optional<ssl::context> ssl_ctx;
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
@@ -378,6 +382,7 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
     std::unique_lock lk(s.mu);
     s.drained.wait_for(lk, grace, [&] { return s.connections.load() == 0; });
   }
+  s.work.reset();
   s.ioc.stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
