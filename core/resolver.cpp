@@ -16,6 +16,12 @@ std::string Label(const Decision& d) {
   return "default";
 }
 
+// Why: the deciding rule's or constraint's sentence; a default denial says so.
+std::string Why(const Decision& d) {
+  if (d.basis == Decision::Basis::kNoMatch && d.reason.empty()) return "no rule allows it";
+  return std::string(d.reason);
+}
+
 bool IsConstraint(const Decision& d, std::string_view name) {
   return d.basis == Decision::Basis::kConstraint && d.decided_by == name;
 }
@@ -29,7 +35,8 @@ Status DenialStatus(const Decision& d, const SecretRef& ref, std::string_view fa
   if (IsConstraint(d, "read-only-provider")) {
     return Status::Unimplemented("provider '" + ref.provider + "' is read-only: environment variables cannot be written or deleted");
   }
-  return Status::PermissionDenied(what + " is denied (" + Label(d) + (d.reason.empty() ? "" : ": " + std::string(d.reason)) + ")");
+  const std::string why = Why(d);
+  return Status::PermissionDenied(what + " is denied (" + Label(d) + (why.empty() ? "" : ": " + why) + ")");
 }
 
 Status AuditFailure(const Status& s) {
@@ -91,7 +98,7 @@ void Resolver::Resolve(const RequestContext& ctx, const std::string& fabric, std
   for (const SecretRef& ref : op->refs) {
     const Decision d = policy.Decide(AccessRequest{ctx.principal, fabric, ref.provider, ref.scope, ref.key, Action::kResolve});
     if (observer_ != nullptr) observer_->OnDecision(d.effect);
-    if (!d.allowed()) denied.push_back(DeniedRef{ref, Label(d), std::string(d.reason)});
+    if (!d.allowed()) denied.push_back(DeniedRef{ref, Label(d), Why(d)});
     op->labels.push_back(Label(d));
     decisions.push_back(d);
   }
@@ -107,7 +114,7 @@ void Resolver::Resolve(const RequestContext& ctx, const std::string& fabric, std
         r.detail = "allowed by " + op->labels[i] + ", not fetched: another secret of the batch was denied";
       } else {
         r.reason = op->labels[i];
-        r.detail = std::string(decisions[i].reason);
+        r.detail = Why(decisions[i]);
       }
       records.push_back(std::move(r));
     }
@@ -308,7 +315,7 @@ void Resolver::Mutate(const RequestContext& ctx, const std::string& fabric, Secr
   record.reason = Label(d);
   if (!d.allowed()) {
     record.decision = "deny";
-    record.detail = std::string(d.reason);
+    record.detail = Why(d);
     const Status s = DenialStatus(d, ref, fabric);
     audit_->Append({std::move(record)}, [done = std::move(done), s](Result<SeqRange> r) {
       done(r.has_value() ? s : AuditFailure(r.error()));

@@ -201,11 +201,13 @@ TEST_F(ResolverTest, AnyDeniedRefDeniesTheBatchAndNothingIsFetched) {
   ASSERT_EQ(out.denied.size(), 1u);
   EXPECT_EQ(out.denied[0].ref.key, "z");
   EXPECT_EQ(out.denied[0].decided_by, "default");
+  EXPECT_EQ(out.denied[0].reason, "no rule allows it");
   EXPECT_EQ(vault_.calls, 0);
   ASSERT_EQ(sink_.records.size(), 2u);  // every ref is recorded
   EXPECT_EQ(sink_.records[0].decision, "deny");
   EXPECT_EQ(sink_.records[0].reason, "batch-denied");
   EXPECT_EQ(sink_.records[1].reason, "default");
+  EXPECT_EQ(sink_.records[1].detail, "no rule allows it");
 }
 
 TEST_F(ResolverTest, UnknownFabricIsNotFound) {
@@ -282,7 +284,7 @@ TEST_F(ResolverTest, DeniedAndReadOnlyMutations) {
   Resolver r = MakeResolver();
   std::optional<Result<WriteResult>> a, b;
   r.Delete(Ctx(), "f", {"vault", "secret/app", "b"}, [&](Result<WriteResult> w) { a = std::move(w); });
-  EXPECT_THAT(*a, StatusIs(StatusCode::kPermissionDenied, HasSubstr("(default)")));
+  EXPECT_THAT(*a, StatusIs(StatusCode::kPermissionDenied, HasSubstr("(default: no rule allows it)")));
   r.Write(Ctx(), "f", {"env", "", "HOME"}, SecretValue("x"), [&](Result<WriteResult> w) { b = std::move(w); });
   EXPECT_THAT(*b, StatusIs(StatusCode::kUnimplemented, HasSubstr("read-only")));
   EXPECT_EQ(vault_.calls + env_.calls, 0);

@@ -150,12 +150,19 @@ Api::Api(ApiOptions options, ApiDeps deps) : options_(std::move(options)), deps_
   id_prefix_ = "kw-" + ToHex(std::span<const std::uint8_t>(r)) + "-";
 }
 
-HttpResponse Api::Refuse(int status, const std::string& code, const std::string& message) {
+std::string Api::RequestIdFor(std::string_view given) {
+  return WellFormedRequestId(given) ? std::string(given) : id_prefix_ + std::to_string(++next_id_);
+}
+
+HttpResponse Api::Refuse(int status, const std::string& code, const std::string& message,
+                         std::string_view client_request_id) {
+  const std::string request_id = RequestIdFor(client_request_id);
   HttpResponse r;
   r.status = status;
   r.close = true;
   r.headers.emplace_back("Content-Type", kJson);
-  r.body = Json{{"error", {{"code", code}, {"message", message}}}}.dump();
+  r.headers.emplace_back("X-Request-Id", request_id);
+  r.body = Json{{"error", {{"code", code}, {"message", message}, {"request_id", request_id}}}}.dump();
   if (deps_.metrics != nullptr) deps_.metrics->OnRequest("refused", status, std::chrono::microseconds(0));
   return r;
 }
@@ -165,8 +172,7 @@ void Api::Handle(HttpRequest request, Respond respond) {
   call->start = std::chrono::steady_clock::now();
   call->metrics = deps_.metrics;
   call->respond = std::move(respond);
-  const std::string_view given = request.Header("x-request-id");
-  call->request_id = WellFormedRequestId(given) ? std::string(given) : id_prefix_ + std::to_string(++next_id_);
+  call->request_id = RequestIdFor(request.Header("x-request-id"));
   call->request = std::move(request);
   try {
     Route(call);

@@ -50,7 +50,8 @@ class Api final : public Handler {
  public:
   Api(ApiOptions options, ApiDeps deps);
   void Handle(HttpRequest request, Respond respond) override;
-  HttpResponse Refuse(int status, const std::string& code, const std::string& message) override;
+  HttpResponse Refuse(int status, const std::string& code, const std::string& message,
+                      std::string_view client_request_id) override;
 
  private:
   struct Call;
@@ -61,6 +62,8 @@ class Api final : public Handler {
   void Mutate(std::shared_ptr<Call> call, const std::string& fabric, std::vector<std::string> tail, bool write);
   void Ready(std::shared_ptr<Call> call);
   bool Authenticate(const std::shared_ptr<Call>& call);
+  // The client's X-Request-Id when it is well formed, else a fresh one.
+  std::string RequestIdFor(std::string_view given);
 
   ApiOptions options_;
   ApiDeps deps_;

@@ -37,6 +37,8 @@ std::string_view HttpRequest::Header(std::string_view name) const {
 
 namespace {
 
+constexpr const char* kRequestIdHeader = "X-Request-Id";
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -162,7 +164,7 @@ class Session : public SessionBase {
 
   void Start() {
     if (overloaded_) {
-      return Write(server_->handler->Refuse(503, "unavailable", "too many connections; try again later"), true);
+      return Write(server_->handler->Refuse(503, "unavailable", "too many connections; try again later", {}), true);
     }
     WaitForRequest();
   }
@@ -193,20 +195,25 @@ class Session : public SessionBase {
   void OnRead(beast::error_code ec) {
     Handler& h = *server_->handler;
     if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted) return Close();
+    // Refused before the request reaches the API; the client's request id is echoed when its field was
+    // read (the parser stores each field once its line is complete, so a value is never truncated).
+    const std::string client_id(parser_->get()[kRequestIdHeader]);
     if (ec == bhttp::error::header_limit) {
       return Write(h.Refuse(431, "invalid_argument",
-                            "request header larger than " + std::to_string(server_->options.max_header_bytes) + " bytes"),
+                            "request header larger than " + std::to_string(server_->options.max_header_bytes) + " bytes",
+                            client_id),
                    true);
     }
     if (ec == bhttp::error::body_limit) {
       return Write(h.Refuse(413, "invalid_argument",
-                            "request body larger than " + std::to_string(server_->options.max_body_bytes) + " bytes"),
+                            "request body larger than " + std::to_string(server_->options.max_body_bytes) + " bytes",
+                            client_id),
                    true);
     }
     if (ec == beast::error::timeout) {
-      return Write(h.Refuse(408, "deadline_exceeded", "the request was not received in time"), true);
+      return Write(h.Refuse(408, "deadline_exceeded", "the request was not received in time", client_id), true);
     }
-    if (ec) return Write(h.Refuse(400, "invalid_argument", "malformed HTTP request: " + ec.message()), true);
+    if (ec) return Write(h.Refuse(400, "invalid_argument", "malformed HTTP request: " + ec.message(), client_id), true);
 
     auto& msg = parser_->get();
     keep_alive_ = msg.keep_alive();

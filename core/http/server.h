@@ -48,8 +48,10 @@ class Handler {
   virtual ~Handler() = default;
   using Respond = std::function<void(HttpResponse)>;
   virtual void Handle(HttpRequest request, Respond respond) = 0;
-  // The body of an error the server answers by itself (413, 431, 408, 503): JSON in the API's shape.
-  virtual HttpResponse Refuse(int status, const std::string& code, const std::string& message) = 0;
+  // The error the server answers by itself (413, 431, 408, 400, 503): JSON in the API's shape, with a
+  // request id. client_request_id is the request's X-Request-Id when its header was read, else empty.
+  virtual HttpResponse Refuse(int status, const std::string& code, const std::string& message,
+                              std::string_view client_request_id) = 0;
 };
 
 struct ServerOptions {

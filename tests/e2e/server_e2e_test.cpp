@@ -178,8 +178,13 @@ TEST_F(ServerE2eTest, MalformedRequestsGetPreciseErrors) {
   const auto bad_utf8 = f_.Call("etl", "POST", "/v1/resolve", "{\"fabric\": \"pr\xC3\x28od\", \"secrets\": []}");
   EXPECT_EQ(bad_utf8.status, 400);
   EXPECT_THAT(Body(bad_utf8)["error"]["message"].get<std::string>(), HasSubstr("UTF-8"));
-  const auto big = f_.Call("etl", "POST", "/v1/resolve", std::string(5000, ' '));
-  EXPECT_EQ(big.status, 413);
+  // Refused by the server before the API sees it, yet in the API's shape and with the client's request id.
+  const auto big = testing::Http(f_.port(), "POST", "/v1/resolve", {{"X-Request-Id", "big-1"}}, std::string(5000, ' '));
+  ASSERT_TRUE(big.has_value());
+  EXPECT_EQ(big->status, 413);
+  EXPECT_EQ(big->headers.at("x-request-id"), "big-1");
+  EXPECT_EQ(Body(*big)["error"]["code"], "invalid_argument");
+  EXPECT_EQ(Body(*big)["error"]["request_id"], "big-1");
   std::vector<Json> many;
   for (int i = 0; i < 6; ++i) many.push_back(Ref("env", "", "E2E_DB_PASSWORD"));
   const auto too_many = f_.Call("etl", "POST", "/v1/resolve", ResolveBody("prod", many));
@@ -194,6 +199,8 @@ TEST_F(ServerE2eTest, MalformedRequestsGetPreciseErrors) {
   auto header = testing::Http(f_.port(), "GET", "/v1/fabrics", {{"X-Padding", std::string(20000, 'a')}});
   ASSERT_TRUE(header.has_value());
   EXPECT_EQ(header->status, 431);
+  EXPECT_THAT(header->headers.at("x-request-id"), ::testing::StartsWith("kw-"));  // the header was never read
+  EXPECT_EQ(Body(*header)["error"]["request_id"], header->headers.at("x-request-id"));
   EXPECT_EQ(f_.Call("etl", "GET", "/v1/nothing-here").status, 404);
   EXPECT_EQ(f_.Call("etl", "GET", "/v1/resolve").status, 405);
   // The server still serves.
