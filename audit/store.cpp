@@ -392,7 +392,8 @@ void AuditLog::WriterLoop() {
     std::uint64_t requests_seen = 0;
     {
       std::unique_lock lk(mu_);
-      cv_.wait_until(lk, next_checkpoint_, [&] {
+      const auto wake = outage_ ? std::min(next_checkpoint_, next_probe_) : next_checkpoint_;
+      cv_.wait_until(lk, wake, [&] {
         return !pending_.empty() || closing_ || checkpoints_requested_ > checkpoints_done_;
       });
       std::size_t entries = 0;
@@ -409,6 +410,11 @@ void AuditLog::WriterLoop() {
       checkpoint = (std::chrono::steady_clock::now() >= next_checkpoint_) ||
                    (drained && (checkpoints_requested_ > checkpoints_done_ || closing_));
       exit = closing_ && drained;
+    }
+    if (outage_ && std::chrono::steady_clock::now() >= next_probe_) {
+      // Retry by writing the outage into the log, ahead of whatever is pending.
+      batch.insert(batch.begin(), RecoveryEntry());
+      next_probe_ = std::chrono::steady_clock::now() + options_.recovery_probe_interval;
     }
     if (!batch.empty()) CommitBatch(batch);
     if (checkpoint) {
@@ -430,6 +436,20 @@ void AuditLog::WriterLoop() {
   }
 }
 
+AuditLog::Pending AuditLog::RecoveryEntry() const {
+  AuditRecord r;
+  r.action = "audit.recovered";
+  r.decision = "allow";
+  r.detail = "the audit log could not record from " + outage_->since + " (" + std::to_string(outage_->failed_batches) +
+             " batches refused; first error: " + outage_->first_error + ")";
+  Pending p;
+  if (!ValidateRecord(r).ok()) r.detail = "the audit log could not record from " + outage_->since;
+  EncodeRecordPrefix(r, &p.prefixes.emplace_back());
+  p.done = [](const Result<SeqRange>&) {};
+  p.recovery = true;
+  return p;
+}
+
 void AuditLog::CommitBatch(std::vector<Pending>& batch) {
   auto fail_all = [&](const Status& s) {
     {
@@ -438,6 +458,11 @@ void AuditLog::CommitBatch(std::vector<Pending>& batch) {
       stats_.healthy = false;
       stats_.last_error = s.message();
     }
+    if (!outage_) {
+      outage_ = Outage{FormatTime(options_.now_micros()), s.message(), 0};
+      next_probe_ = std::chrono::steady_clock::now() + options_.recovery_probe_interval;
+    }
+    ++outage_->failed_batches;
     for (Pending& p : batch) p.done(s);
   };
   if (needs_resync_) {
@@ -475,7 +500,7 @@ void AuditLog::CommitBatch(std::vector<Pending>& batch) {
     }
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const Status s = db::Guard(StatusCode::kUnavailable, "the audit log could not record", [&] {
+  const Status s = db::Guard(StatusCode::kUnavailable, "the write failed", [&] {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     std::size_t start = 0;
     for (std::size_t i = 0; i < ends.size(); ++i) {
@@ -497,6 +522,14 @@ void AuditLog::CommitBatch(std::vector<Pending>& batch) {
     return;
   }
   head_ = std::move(next);
+  if (outage_) {
+    if (batch.front().recovery) {
+      Log("the audit log records again (" + std::to_string(outage_->failed_batches) + " batches were refused)");
+      outage_.reset();
+    } else {
+      next_probe_ = std::chrono::steady_clock::now();  // writes work again: record the outage next
+    }
+  }
   {
     std::lock_guard lk(mu_);
     ++stats_.batches;

@@ -51,6 +51,9 @@ struct AuditOptions {
   std::size_t max_pending_entries = 200000;  // beyond this, Append fails with ResourceExhausted
   std::int64_t max_page_count = 0;           // > 0: cap the database at this many pages (size limit)
   std::chrono::milliseconds busy_timeout{2000};
+  // After a failed write, the writer retries by itself this often, with an "audit.recovered" entry that
+  // records the outage in the log: so the log heals (and /readyz clears) without waiting for traffic.
+  std::chrono::milliseconds recovery_probe_interval{1000};
   // The clock for entry times, in microseconds since the Unix epoch. Default: the system clock.
   std::function<std::int64_t()> now_micros;
   // Where operational messages go (failures, recovery). Default: standard error. Never given a value.
@@ -61,7 +64,7 @@ struct AuditOptions {
 struct AuditStats {
   std::int64_t size = 0;             // entries in the log
   std::int64_t checkpoint_size = 0;  // size of the latest signed checkpoint
-  bool healthy = true;               // false after a failed write, until one succeeds
+  bool healthy = true;               // false after a failed write, until one succeeds (a probe's included)
   std::string last_error;
   std::uint64_t batches = 0, committed_entries = 0, failed_batches = 0, rejected_appends = 0;
   // Histograms: entries per batch (buckets 1, 2, 4, ... 4096, +Inf) and commit latency in microseconds
@@ -102,6 +105,12 @@ class AuditLog final : public AuditSink {
   struct Pending {
     std::vector<std::string> prefixes;  // each record's canonical encoding up to its seq (EncodeRecordPrefix)
     AppendDone done;
+    bool recovery = false;  // the writer's own "audit.recovered" entry
+  };
+  struct Outage {  // writes have been failing since...
+    std::string since;  // RFC 3339 time of the first failure
+    std::string first_error;
+    std::uint64_t failed_batches = 0;
   };
   struct Head {  // the log's state after its last committed entry
     std::int64_t size = 0;
@@ -120,6 +129,7 @@ class AuditLog final : public AuditSink {
   Status CheckExportFile();
   void WriterLoop();
   void CommitBatch(std::vector<Pending>& batch);
+  Pending RecoveryEntry() const;
   Status WriteCheckpoint();
   Status ExportCheckpoints();
   Status Resync();
@@ -136,6 +146,8 @@ class AuditLog final : public AuditSink {
   std::int64_t exported_size_ = 0;
   bool needs_resync_ = false;
   std::chrono::steady_clock::time_point next_checkpoint_;
+  std::optional<Outage> outage_;
+  std::chrono::steady_clock::time_point next_probe_;
 
   int lock_fd_ = -1;       // flock()ed: one writer per log
   std::mutex close_mu_;    // serialises Close()

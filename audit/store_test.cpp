@@ -51,6 +51,22 @@ class AuditLogTest : public ::testing::Test {
     return r.has_value() ? *r : VerifyReport{};
   }
 
+  // The decoded entries of the log, in order.
+  std::vector<Entry> Entries() {
+    std::vector<Entry> out;
+    auto reader = AuditReader::Open(f_.db());
+    EXPECT_THAT(reader, IsOk());
+    if (!reader.has_value()) return out;
+    EXPECT_THAT((*reader)->ForEach(1, (*reader)->max_seq(), [&](std::int64_t, std::string_view entry, std::string_view) {
+      auto e = DecodeEntry(entry);
+      EXPECT_THAT(e, IsOk());
+      if (e.has_value()) out.push_back(std::move(*e));
+      return true;
+    }),
+                IsOk());
+    return out;
+  }
+
   std::vector<std::string> ExportedNotes() {
     auto file = ReadFile(f_.export_path(), 1 << 20);
     return file.has_value() ? SplitNotes(*file) : std::vector<std::string>{};
@@ -138,13 +154,14 @@ TEST_F(AuditLogTest, ConcurrentProducersAreGroupCommitted) {
 TEST_F(AuditLogTest, AFailedWriteFailsEveryProducerAndTheLogHeals) {
   auto o = f_.Options();
   o.busy_timeout = std::chrono::milliseconds(50);
+  o.recovery_probe_interval = std::chrono::hours(1);  // only traffic heals it here
   auto log = OpenLog(o);
   ASSERT_THAT(AppendAndWait(*log, {Record(1)}), IsOk());
   {
     SQLite::Database blocker(f_.db(), SQLite::OPEN_READWRITE);
     SQLite::Transaction tx(blocker, SQLite::TransactionBehavior::IMMEDIATE);
     auto failed = AppendAndWait(*log, {Record(2), Record(3)});
-    EXPECT_THAT(failed, StatusIs(StatusCode::kUnavailable, HasSubstr("the audit log could not record")));
+    EXPECT_THAT(failed, StatusIs(StatusCode::kUnavailable, HasSubstr("the write failed")));
     const AuditStats s = log->Stats();
     EXPECT_FALSE(s.healthy);
     EXPECT_EQ(s.failed_batches, 1u);
@@ -158,12 +175,47 @@ TEST_F(AuditLogTest, AFailedWriteFailsEveryProducerAndTheLogHeals) {
   ASSERT_THAT(log->Close(), IsOk());
   const VerifyReport r = Verify();
   EXPECT_TRUE(r.ok());
-  EXPECT_EQ(r.entries_checked, 2);
+  // The outage itself is recorded once writes work again, right after the write that found out.
+  EXPECT_EQ(r.entries_checked, 3);
+  const auto entries = Entries();
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[2].record.action, "audit.recovered");
+  EXPECT_THAT(entries[2].record.detail, HasSubstr("(1 batches refused; first error: the write failed: database is locked)"));
+}
+
+TEST_F(AuditLogTest, AFailedLogHealsByItselfWithoutTraffic) {
+  auto o = f_.Options();
+  o.busy_timeout = std::chrono::milliseconds(20);
+  o.recovery_probe_interval = std::chrono::milliseconds(10);
+  auto log = OpenLog(o);
+  ASSERT_THAT(AppendAndWait(*log, {Record(1)}), IsOk());
+  {
+    SQLite::Database blocker(f_.db(), SQLite::OPEN_READWRITE);
+    SQLite::Transaction tx(blocker, SQLite::TransactionBehavior::IMMEDIATE);
+    EXPECT_THAT(AppendAndWait(*log, {Record(2)}), StatusIs(StatusCode::kUnavailable));
+    EXPECT_FALSE(log->Stats().healthy);
+  }
+  // No append is made: the writer's own probe must find that the log records again. (Waiting for a
+  // state, not for a time: the bound only keeps a broken build from hanging.)
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!log->Stats().healthy && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+  const AuditStats s = log->Stats();
+  EXPECT_TRUE(s.healthy);
+  EXPECT_EQ(s.size, 2);
+  EXPECT_GE(s.failed_batches, 1u);  // the failed append, and any probe that still met the lock
+  ASSERT_THAT(log->Close(), IsOk());
+  EXPECT_TRUE(Verify().ok());
+  const auto entries = Entries();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[1].record.action, "audit.recovered");
+  EXPECT_EQ(entries[1].record.decision, "allow");
+  EXPECT_THAT(entries[1].record.detail, HasSubstr("the audit log could not record from 20"));
 }
 
 TEST_F(AuditLogTest, BatchesPreparedOnTopOfAFailedOneFailToo) {
   auto o = f_.Options();
   o.busy_timeout = std::chrono::milliseconds(20);
+  o.recovery_probe_interval = std::chrono::hours(1);
   auto log = OpenLog(o);
   ASSERT_THAT(AppendAndWait(*log, {Record(1)}), IsOk());
   constexpr int kAppends = 40;
@@ -193,12 +245,13 @@ TEST_F(AuditLogTest, BatchesPreparedOnTopOfAFailedOneFailToo) {
   ASSERT_THAT(log->Close(), IsOk());
   const VerifyReport r = Verify();
   EXPECT_TRUE(r.ok());
-  EXPECT_EQ(r.entries_checked, 2);
+  EXPECT_EQ(r.entries_checked, 3);  // and the outage, recorded after it
 }
 
 TEST_F(AuditLogTest, DiskFullFailsClosedWithoutAHalfWrittenEntry) {
   auto o = f_.Options();
   o.max_page_count = 12;  // a tiny database: a full disk, as SQLite sees it
+  o.recovery_probe_interval = std::chrono::hours(1);
   auto log = OpenLog(o);
   ASSERT_NE(log, nullptr);
   std::int64_t last_ok = 0;
