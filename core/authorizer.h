@@ -23,6 +23,14 @@ class Authorizer {
   // returned Decision stay valid as long as this Authorizer lives.
   virtual Decision Decide(const AccessRequest& request) const = 0;
 
+  // For an operation on a whole scope (listing): may `request.principal` perform `request.action` on
+  // anything in `request.scope` or below it? `request.key` is ignored. Constraints are checked as by
+  // Decide (the scope validated as a scope: a bare Vault mount, and "" for Databricks meaning every
+  // scope, are valid). Then it is allowed, by the first such rule, when some allow rule could match a
+  // secret there; deny rules are not consulted, because they may cover only some keys: each listed key
+  // must still be decided on its own. Thread-safe; may allocate.
+  virtual Decision DecideScope(const AccessRequest& request) const = 0;
+
   // Identifies the policy this Authorizer enforces (SHA-256 hex of its canonical form).
   virtual std::string_view version() const = 0;
 

@@ -217,22 +217,29 @@ void Resolver::FinishResolve(std::shared_ptr<ResolveOp> op) {
 void Resolver::List(const RequestContext& ctx, const std::string& fabric, const std::string& provider_id,
                     const std::string& scope, ListDone done) {
   auto policy = policy_();
-  const SecretRef probe{provider_id, scope, "_"};  // a key every provider type accepts
   AuditRecord record = Record(ctx, *policy, fabric, SecretRef{provider_id, scope, ""}, Action::kList);
-  // Fabric, provider, scope and the built-in constraints first: they decide for every name alike.
-  std::optional<Status> refused;
-  const auto type = policy->ProviderTypeOf(provider_id);
-  if (type) {
-    if (Status s = ValidateScope(*type, scope); !s.ok()) refused = s;
-  }
-  const Decision gate = policy->Decide(AccessRequest{ctx.principal, fabric, provider_id, scope, "_", Action::kList});
-  if (!refused && gate.basis == Decision::Basis::kConstraint) refused = DenialStatus(gate, probe, fabric);
-  if (refused) {
+  // The scope first: unless some rule could let this principal list something there, the provider is
+  // not asked — its answer (empty, missing, present) would tell what the principal may not know.
+  const Decision gate = policy->DecideScope(AccessRequest{ctx.principal, fabric, provider_id, scope, "", Action::kList});
+  if (observer_ != nullptr) observer_->OnDecision(gate.effect);
+  record.reason = Label(gate);
+  const std::string what = provider_id + ":" + scope;
+  if (!gate.allowed()) {
+    Status refused;
+    if (IsConstraint(gate, "invalid-secret-ref")) {
+      const auto type = policy->ProviderTypeOf(provider_id);
+      refused = type ? ValidateScope(*type, scope) : Status();
+      if (refused.ok()) refused = Status::InvalidArgument("scope '" + scope + "' is malformed");
+    } else if (IsConstraint(gate, "unknown-fabric") || IsConstraint(gate, "unknown-provider")) {
+      refused = DenialStatus(gate, SecretRef{provider_id, scope, ""}, fabric);
+    } else {
+      const std::string why = Why(gate);
+      refused = Status::PermissionDenied("listing " + what + " is denied (" + Label(gate) + (why.empty() ? "" : ": " + why) + ")");
+    }
     record.decision = "deny";
-    record.reason = refused->code() == StatusCode::kInvalidArgument ? "constraint:invalid-secret-ref" : Label(gate);
-    record.detail = refused->message();
-    audit_->Append({std::move(record)}, [done = std::move(done), s = *refused](Result<SeqRange> r) {
-      done(r.has_value() ? s : AuditFailure(r.error()));
+    record.detail = refused.code() == StatusCode::kInvalidArgument ? refused.message() : Why(gate);
+    audit_->Append({std::move(record)}, [done = std::move(done), refused](Result<SeqRange> r) {
+      done(r.has_value() ? refused : AuditFailure(r.error()));
     });
     return;
   }
@@ -243,7 +250,7 @@ void Resolver::List(const RequestContext& ctx, const std::string& fabric, const 
   }
   const auto start = std::chrono::steady_clock::now();
   provider->List(scope, ctx.deadline,
-                 [this, ctx, fabric, provider_id, scope, policy, record = std::move(record), done = std::move(done),
+                 [this, ctx, fabric, provider_id, scope, what, policy, record = std::move(record), done = std::move(done),
                   start](Result<std::vector<ListedName>> listed) mutable {
                    if (observer_ != nullptr) {
                      observer_->OnProviderCall(provider_id,
@@ -255,40 +262,37 @@ void Resolver::List(const RequestContext& ctx, const std::string& fabric, const 
                      record.decision = "error";
                      record.reason = ErrorReason(listed.error());
                      record.detail = listed.error().message();
-                     const Status s = listed.error().WithContext("listing " + provider_id + ":" + scope);
+                     const Status s = listed.error().WithContext("listing " + what);
                      audit_->Append({std::move(record)}, [done = std::move(done), s](Result<SeqRange> r) {
                        done(r.has_value() ? s : AuditFailure(r.error()));
                      });
                      return;
                    }
-                   // Keys only (Vault sub-paths are not listed): each filtered by the `list` permission on it.
+                   // Each name filtered by the policy: a key by `list` on it, a sub-scope by whether
+                   // something below it may be listed.
                    ListResult result;
-                   std::size_t keys = 0;
-                   std::string first_denial;
+                   std::size_t keys = 0, scopes = 0, keys_listed = 0, scopes_listed = 0;
                    for (ListedName& n : *listed) {
-                     if (n.is_scope) continue;
-                     ++keys;
-                     const Decision d =
-                         policy->Decide(AccessRequest{ctx.principal, fabric, provider_id, scope, n.name, Action::kList});
-                     if (observer_ != nullptr) observer_->OnDecision(d.effect);
-                     if (d.allowed()) {
-                       result.names.push_back(std::move(n));
-                     } else if (first_denial.empty()) {
-                       first_denial = Label(d);
+                     Decision d;
+                     if (n.is_scope) {
+                       ++scopes;
+                       const std::string child = scope.empty() ? n.name : scope + "/" + n.name;
+                       d = policy->DecideScope(AccessRequest{ctx.principal, fabric, provider_id, child, "", Action::kList});
+                       scopes_listed += d.allowed() ? 1U : 0U;
+                     } else {
+                       ++keys;
+                       d = policy->Decide(AccessRequest{ctx.principal, fabric, provider_id, scope, n.name, Action::kList});
+                       keys_listed += d.allowed() ? 1U : 0U;
                      }
+                     if (observer_ != nullptr) observer_->OnDecision(d.effect);
+                     if (d.allowed()) result.names.push_back(std::move(n));
                    }
-                   const bool any = !result.names.empty() || keys == 0;
-                   record.decision = any ? "allow" : "deny";
-                   record.reason = any ? "filtered" : first_denial;
-                   record.detail = std::to_string(result.names.size()) + " of " + std::to_string(keys) + " keys listed";
+                   record.decision = "allow";
+                   record.detail = std::to_string(keys_listed) + " of " + std::to_string(keys) + " keys, " +
+                                   std::to_string(scopes_listed) + " of " + std::to_string(scopes) + " scopes listed";
                    audit_->Append({std::move(record)},
-                                  [done = std::move(done), result = std::move(result), any, provider_id,
-                                   scope](Result<SeqRange> r) mutable {
+                                  [done = std::move(done), result = std::move(result)](Result<SeqRange> r) mutable {
                                     if (!r.has_value()) return done(AuditFailure(r.error()));
-                                    if (!any) {
-                                      return done(Status::PermissionDenied("no key of " + provider_id + ":" + scope +
-                                                                           " may be listed"));
-                                    }
                                     result.audit = *r;
                                     done(std::move(result));
                                   });

@@ -57,7 +57,7 @@ struct DeniedRef {
 };
 
 struct ListResult {
-  std::vector<ListedName> names;  // only those this principal may list
+  std::vector<ListedName> names;  // only those this principal may list: keys, and sub-scopes (is_scope)
   SeqRange audit;
 };
 
@@ -87,7 +87,11 @@ class Resolver {
   using ResolveDone = std::function<void(Result<ResolveResult>, std::vector<DeniedRef> denied)>;
   void Resolve(const RequestContext& ctx, const std::string& fabric, std::vector<SecretRef> refs, ResolveDone done);
 
-  // Names in provider `provider`'s `scope` that the principal may list on `fabric`.
+  // Names in provider `provider`'s `scope` that the principal may list on `fabric`: the keys it may list
+  // there, and the sub-scopes below which it may list something. The provider is asked only when the
+  // policy lets the principal list something in or below `scope` (Authorizer::DecideScope); otherwise
+  // PermissionDenied (or NotFound / InvalidArgument for an unknown fabric or provider, a bad scope).
+  // One audit entry either way: allow with the counts listed, deny, or the provider's error.
   using ListDone = std::function<void(Result<ListResult>)>;
   void List(const RequestContext& ctx, const std::string& fabric, const std::string& provider, const std::string& scope,
             ListDone done);

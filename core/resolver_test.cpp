@@ -35,6 +35,18 @@ struct Events {
 class FakeAuthorizer : public Authorizer {
  public:
   std::set<std::string> allowed;
+  std::set<std::string> listable_scopes;  // "fabric provider:scope": something below it may be listed
+  Decision DecideScope(const AccessRequest& r) const override {
+    if (r.fabric != "f") return Decision{Effect::kDeny, Decision::Basis::kConstraint, "unknown-fabric", "no such fabric"};
+    const auto type = ProviderTypeOf(r.provider);
+    if (!type) return Decision{Effect::kDeny, Decision::Basis::kConstraint, "unknown-provider", "no such provider"};
+    if (!ValidateScope(*type, r.scope).ok()) {
+      return Decision{Effect::kDeny, Decision::Basis::kConstraint, "invalid-secret-ref", "malformed"};
+    }
+    const std::string key = std::string(r.fabric) + " " + std::string(r.provider) + ":" + std::string(r.scope);
+    if (listable_scopes.count(key)) return Decision{Effect::kAllow, Decision::Basis::kRule, "r2", "lists"};
+    return Decision{};
+  }
   Decision Decide(const AccessRequest& r) const override {
     if (r.fabric != "f") return Decision{Effect::kDeny, Decision::Basis::kConstraint, "unknown-fabric", "no such fabric"};
     if (r.provider != "vault" && r.provider != "env") {
@@ -86,7 +98,8 @@ class FakeProvider : public Provider {
     for (const auto& [k, v] : data) {
       if (k.rfind(scope + "/", 0) == 0) names.push_back({k.substr(scope.size() + 1), false});
     }
-    names.push_back({"subdir/", true});
+    names.push_back({"subdir", true});  // sub-scopes, as providers name them: no trailing '/'
+    names.push_back({"private", true});
     done(std::move(names));
   }
   void Put(const std::string& scope, const std::string& key, SecretValue value, Deadline, StatusDone done) override {
@@ -137,6 +150,7 @@ class ResolverTest : public ::testing::Test {
     policy_->allowed = {"f vault:secret/app/a resolve", "f vault:secret/app/b resolve", "f vault:secret/app/a write",
                         "f vault:secret/app/a delete", "f vault:secret/app/a list", "f vault:secret/app/c list",
                         "f vault:secret/app/c resolve"};
+    policy_->listable_scopes = {"f vault:secret/app", "f vault:secret/app/subdir"};
   }
   Resolver MakeResolver() {
     return Resolver([this] { return std::shared_ptr<const Authorizer>(policy_); },
@@ -292,28 +306,46 @@ TEST_F(ResolverTest, DeniedAndReadOnlyMutations) {
   EXPECT_EQ(sink_.records[1].reason, "constraint:read-only-provider");
 }
 
-TEST_F(ResolverTest, ListReturnsOnlyPermittedKeys) {
+TEST_F(ResolverTest, ListReturnsOnlyPermittedKeysAndScopes) {
   Resolver r = MakeResolver();
   std::optional<Result<ListResult>> out;
   r.List(Ctx(), "f", "vault", "secret/app", [&](Result<ListResult> l) { out = std::move(l); });
   ASSERT_THAT(*out, IsOk());
   std::vector<std::string> names;
-  for (const auto& n : (*out)->names) names.push_back(n.name);
-  EXPECT_THAT(names, ElementsAre("a", "c"));  // b is not listable; the sub-path is never returned
+  for (const auto& n : (*out)->names) names.push_back(n.name + (n.is_scope ? "/" : ""));
+  // b is not listable; of the sub-scopes only "subdir" has something listable below it.
+  EXPECT_THAT(names, ElementsAre("a", "c", "subdir/"));
   ASSERT_EQ(sink_.records.size(), 1u);
   EXPECT_EQ(sink_.records[0].action, "list");
-  EXPECT_EQ(sink_.records[0].detail, "2 of 3 keys listed");
+  EXPECT_EQ(sink_.records[0].decision, "allow");
+  EXPECT_EQ(sink_.records[0].reason, "rule:r2");
+  EXPECT_EQ(sink_.records[0].detail, "2 of 3 keys, 1 of 2 scopes listed");
+}
+
+TEST_F(ResolverTest, ListWhereNothingMayBeListedNeverAsksTheProvider) {
+  Resolver r = MakeResolver();
+  std::optional<Result<ListResult>> out;
+  // "secret/other" may or may not exist: the answer must not depend on it.
+  r.List(Ctx(), "f", "vault", "secret/other", [&](Result<ListResult> l) { out = std::move(l); });
+  EXPECT_THAT(*out, StatusIs(StatusCode::kPermissionDenied, HasSubstr("listing vault:secret/other is denied (default")));
+  EXPECT_EQ(vault_.calls, 0);
+  ASSERT_EQ(sink_.records.size(), 1u);
+  EXPECT_EQ(sink_.records[0].decision, "deny");
+  EXPECT_EQ(sink_.records[0].reason, "default");
 }
 
 TEST_F(ResolverTest, ListRefusals) {
   Resolver r = MakeResolver();
-  std::optional<Result<ListResult>> bad_scope, unknown;
+  std::optional<Result<ListResult>> bad_scope, unknown, fabric;
   r.List(Ctx(), "f", "vault", "/secret", [&](Result<ListResult> l) { bad_scope = std::move(l); });
   EXPECT_THAT(*bad_scope, StatusIs(StatusCode::kInvalidArgument, HasSubstr("must not start with '/'")));
   r.List(Ctx(), "f", "nope", "x", [&](Result<ListResult> l) { unknown = std::move(l); });
   EXPECT_THAT(*unknown, StatusIs(StatusCode::kNotFound, HasSubstr("provider 'nope' does not exist")));
+  r.List(Ctx(), "g", "vault", "secret/app", [&](Result<ListResult> l) { fabric = std::move(l); });
+  EXPECT_THAT(*fabric, StatusIs(StatusCode::kNotFound, HasSubstr("fabric 'g' does not exist")));
   EXPECT_EQ(vault_.calls, 0);
-  EXPECT_EQ(sink_.records.size(), 2u);
+  ASSERT_EQ(sink_.records.size(), 3u);
+  EXPECT_EQ(sink_.records[0].reason, "constraint:invalid-secret-ref");
 }
 
 TEST_F(ResolverTest, EmptyBatch) {

@@ -214,6 +214,40 @@ Decision CompiledPolicy::Decide(const AccessRequest& req) const {
   return Decision{};
 }
 
+Decision CompiledPolicy::DecideScope(const AccessRequest& req) const {
+  const std::uint32_t fi = fabric_index_.Find(req.fabric);
+  if (fi == FlatIndex::kMissing) return ConstraintDecision(constraint::kUnknownFabric);
+  const std::uint32_t pi = provider_index_.Find(req.provider);
+  if (pi == FlatIndex::kMissing) return ConstraintDecision(constraint::kUnknownProvider);
+  const ProviderType type = policy_.providers[pi].type;
+  const bool every_scope = type == ProviderType::kDatabricks && req.scope.empty();
+  if (!every_scope && !ValidateScope(type, req.scope).ok()) return ConstraintDecision(constraint::kInvalidSecretRef);
+  Context ctx;
+  ctx.fabric = fi;
+  ctx.provider = pi;
+  ctx.type = type;
+  ctx.principal = req.principal;
+  ctx.action = req.action;
+  const std::string folded = type == ProviderType::kDatabricks ? FoldCase(req.scope) : std::string(req.scope);
+  ctx.scope = folded;
+  if (const Constraint* c = Constrain(ctx)) return ConstraintDecision(*c);
+  for (std::uint32_t i = 0; i < rules_.size(); ++i) {
+    const CompiledRule& rule = rules_[i];
+    if (rule.effect != Effect::kAllow || !(rule.actions & ActionBit(ctx.action))) continue;
+    if (!Test(rule.fabrics, fi) || !Test(rule.providers, pi)) continue;
+    if (std::none_of(rule.principals.begin(), rule.principals.end(),
+                     [&](const NameGlob& p) { return p.Matches(ctx.principal); })) {
+      continue;
+    }
+    for (const CompiledSecret& sec : rule.secrets) {
+      if (sec.any || (type == ProviderType::kDatabricks ? sec.scope_folded : sec.scope).MatchesUnder(ctx.scope)) {
+        return RuleDecision(i);
+      }
+    }
+  }
+  return Decision{};
+}
+
 CompiledPolicy::Explanation CompiledPolicy::Explain(const AccessRequest& req) const {
   Explanation ex;
   Context ctx;

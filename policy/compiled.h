@@ -33,6 +33,7 @@ class CompiledPolicy final : public Authorizer {
   CompiledPolicy& operator=(const CompiledPolicy&) = delete;
 
   Decision Decide(const AccessRequest& request) const override;
+  Decision DecideScope(const AccessRequest& request) const override;
   std::string_view version() const override { return policy_.version; }
   std::vector<FabricInfo> FabricsFor(std::string_view principal) const override;
   std::optional<ProviderType> ProviderTypeOf(std::string_view id) const override;

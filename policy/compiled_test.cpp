@@ -147,6 +147,40 @@ TEST(FabricsForTest, ListsTheFabricsAndProvidersAPrincipalIsGranted) {
   EXPECT_EQ(p->ProviderTypeOf("nope"), std::nullopt);
 }
 
+TEST(DecideScopeTest, AllowsWhereSomeAllowRuleCouldMatchBelowTheScope) {
+  auto p = CompileFile("examples/policy.json");
+  ASSERT_NE(p, nullptr);
+  auto scope = [&](std::string_view principal, std::string_view fabric, std::string_view provider, std::string_view s) {
+    return p->DecideScope(AccessRequest{principal, fabric, provider, s, "", Action::kList});
+  };
+  // platform-admins: secret/data-eng/**/* — the bare mount, the team path and anything below it.
+  for (const char* s : {"secret", "secret/data-eng", "secret/data-eng/snowflake/deep"}) {
+    const Decision d = scope("admin-alice", "emr-etl", "vault", s);
+    EXPECT_TRUE(d.allowed()) << s;
+    EXPECT_EQ(d.decided_by, "platform-admins") << s;
+  }
+  EXPECT_FALSE(scope("admin-alice", "emr-etl", "vault", "secret/other-team").allowed());
+  EXPECT_EQ(scope("admin-alice", "emr-etl", "vault", "secret/other-team").basis, Decision::Basis::kNoMatch);
+  // etl-reads-snowflake grants resolve, not list.
+  EXPECT_FALSE(scope("pipeline-etl-daily", "emr-etl", "vault", "secret/data-eng/snowflake").allowed());
+  // Databricks: scopes compare case-insensitively; "" (every scope) is valid for a non-managed fabric.
+  EXPECT_TRUE(scope("pipeline-sales-sync", "prod-databricks", "dbx-prod", "SalesForce").allowed());
+  EXPECT_TRUE(scope("pipeline-sales-sync", "prod-databricks", "dbx-prod", "").allowed());
+  EXPECT_FALSE(scope("pipeline-sales-sync", "prod-databricks", "dbx-prod", "marketing").allowed());
+  // A managed fabric may not list every scope, nor another fabric's: the constraint decides.
+  EXPECT_EQ(scope("trial-user-acme", "trial-acme", "dbx-trial", "").decided_by, "managed-fabric-own-scope");
+  EXPECT_EQ(scope("trial-user-acme", "trial-acme", "dbx-trial", "trial-globex").decided_by, "managed-fabric-own-scope");
+  EXPECT_TRUE(scope("trial-user-acme", "trial-acme", "dbx-trial", "trial-acme").allowed());
+  // The environment: one scope, "".
+  EXPECT_TRUE(scope("pipeline-etl-daily", "emr-etl", "env", "").allowed());
+  // Malformed scopes and unknown names are constraints, as in Decide.
+  EXPECT_EQ(scope("admin-alice", "emr-etl", "vault", "").decided_by, "invalid-secret-ref");
+  EXPECT_EQ(scope("admin-alice", "emr-etl", "vault", "secret/../x").decided_by, "invalid-secret-ref");
+  EXPECT_EQ(scope("admin-alice", "nope", "vault", "secret").decided_by, "unknown-fabric");
+  EXPECT_EQ(scope("admin-alice", "emr-etl", "nope", "secret").decided_by, "unknown-provider");
+  EXPECT_EQ(scope("admin-alice", "dataproc-ml", "env", "").decided_by, "provider-not-on-fabric");
+}
+
 // --- The index must agree with the scan on arbitrary requests ----------------------------------------
 
 TEST(DifferentialTest, IndexAgreesWithScanOnRandomRequests) {

@@ -139,6 +139,45 @@ bool PathGlob::Matches(std::string_view text) const noexcept {
   return p == m;
 }
 
+bool PathGlob::MatchesUnder(std::string_view prefix) const {
+  if (prefix.empty() || matches_everything()) return true;
+  if (literal_) {
+    return pattern_ == prefix || (pattern_.size() > prefix.size() && pattern_.compare(0, prefix.size(), prefix) == 0 &&
+                                  pattern_[prefix.size()] == '/');
+  }
+  // An NFA over the pattern's segments, fed the prefix's segments. A state left when the prefix is
+  // consumed is a pattern position: at the end, the prefix itself matches; before it, the remaining
+  // segment patterns each match some segment, so some path below the prefix matches.
+  const std::size_t m = segments_.size();
+  std::vector<char> live(m + 1, 0), next(m + 1, 0);
+  auto close = [&](std::vector<char>& states) {
+    for (std::size_t i = 0; i < m; ++i) {
+      if (states[i] && segments_[i] == "**") states[i + 1] = 1;
+    }
+  };
+  live[0] = 1;
+  close(live);
+  const SegmentCursor cur{prefix};
+  for (std::size_t t = 0; t < prefix.size() + 1; t = cur.Next(t)) {
+    std::fill(next.begin(), next.end(), 0);
+    bool any = false;
+    for (std::size_t i = 0; i < m; ++i) {
+      if (!live[i]) continue;
+      if (segments_[i] == "**") {
+        next[i] = 1;
+        any = true;
+      } else if (WildcardMatch(segments_[i], cur.At(t))) {
+        next[i + 1] = 1;
+        any = true;
+      }
+    }
+    if (!any) return false;
+    close(next);
+    live.swap(next);
+  }
+  return true;
+}
+
 bool PathGlob::Covers(const PathGlob& narrower) const {
   if (matches_everything()) return true;
   // A "**" here absorbs any segments (and a "**" there); a segment pattern here consumes a segment

@@ -44,6 +44,9 @@ class PathGlob {
 
   bool Matches(std::string_view text) const noexcept;
   bool Covers(const PathGlob& narrower) const;  // conservative, as NameGlob::Covers
+  // True when the glob matches `prefix` itself or some path below it ("prefix/..."); every path is
+  // below the empty prefix. Exact, not conservative. Allocates: for listing, not for deciding.
+  bool MatchesUnder(std::string_view prefix) const;
 
   const std::string& pattern() const { return pattern_; }
   bool is_literal() const { return literal_; }

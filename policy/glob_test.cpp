@@ -160,6 +160,48 @@ TEST(GlobPropertyTest, PathGlobAgreesWithBruteForce) {
   }
 }
 
+// Whether `pat` from position p can consume all of `txt` from t and still be matching: then some path
+// equal to or below the text matches (every remaining pattern suffix matches some segments).
+bool OracleUnder(const std::vector<std::string>& pat, std::size_t p, const std::vector<std::string>& txt,
+                 std::size_t t) {
+  if (t == txt.size()) return true;
+  if (p == pat.size()) return false;
+  if (pat[p] == "**") {
+    for (std::size_t k = t; k <= txt.size(); ++k) {
+      if (OracleUnder(pat, p + 1, txt, k)) return true;
+    }
+    return false;
+  }
+  return OracleWildcard(pat[p], txt[t]) && OracleUnder(pat, p + 1, txt, t + 1);
+}
+
+TEST(GlobPropertyTest, MatchesUnderAgreesWithBruteForce) {
+  std::mt19937 rng(1204);
+  int under = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string pattern = RandomPath(rng, true);
+    const std::string prefix = RandomPath(rng, false);
+    const bool expected = OracleUnder(Split(pattern), 0, Split(prefix), 0);
+    under += expected ? 1 : 0;
+    ASSERT_EQ(PathGlob(pattern).MatchesUnder(prefix), expected) << "pattern '" << pattern << "' prefix '" << prefix << "'";
+  }
+  EXPECT_GT(under, 2000);  // both answers were exercised
+  EXPECT_LT(under, 18000);
+}
+
+TEST(PathGlobTest, MatchesUnder) {
+  EXPECT_TRUE(PathGlob("secret/data-eng/snowflake").MatchesUnder("secret"));
+  EXPECT_TRUE(PathGlob("secret/data-eng/snowflake").MatchesUnder("secret/data-eng/snowflake"));
+  EXPECT_FALSE(PathGlob("secret/data-eng/snowflake").MatchesUnder("secret/data"));  // not a whole segment
+  EXPECT_FALSE(PathGlob("secret/data-eng/snowflake").MatchesUnder("secret/data-eng/snowflake/x"));
+  EXPECT_TRUE(PathGlob("secret/*/ml").MatchesUnder("secret/anything"));
+  EXPECT_FALSE(PathGlob("secret/*/ml").MatchesUnder("other"));
+  EXPECT_TRUE(PathGlob("secret/**/ml").MatchesUnder("secret/a/b/c/d"));
+  EXPECT_TRUE(PathGlob("x").MatchesUnder(""));  // everything is below the empty prefix
+  EXPECT_TRUE(PathGlob("").MatchesUnder(""));
+  EXPECT_FALSE(PathGlob("").MatchesUnder("secret"));
+}
+
 TEST(GlobPropertyTest, WildcardAgreesWithBruteForce) {
   std::mt19937 rng(7);
   for (int i = 0; i < 20000; ++i) {

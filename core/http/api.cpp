@@ -46,26 +46,32 @@ void AppendJsonString(std::string_view s, std::string* out) {
 }
 
 // Percent-decodes one path segment or query value. False for a malformed escape.
-bool PercentDecode(std::string_view in, std::string* out) {
+// Decodes one path segment or query component. In the query, '+' is a space (the form-encoding rule
+// that browsers, curl --data-urlencode and most client libraries follow); a literal '+' is %2B there.
+// Fails with the reason: malformed %-escapes, or bytes that are not UTF-8.
+Status PercentDecode(std::string_view in, std::string* out, bool plus_is_space, std::string_view where) {
   out->clear();
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (in[i] != '%') {
-      out->push_back(in[i]);
+      out->push_back(plus_is_space && in[i] == '+' ? ' ' : in[i]);
       continue;
     }
-    if (i + 2 >= in.size()) return false;
     auto hex = [](char c) -> int {
       if (c >= '0' && c <= '9') return c - '0';
       if (c >= 'a' && c <= 'f') return c - 'a' + 10;
       if (c >= 'A' && c <= 'F') return c - 'A' + 10;
       return -1;
     };
-    const int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
+    const int hi = i + 2 < in.size() ? hex(in[i + 1]) : -1;
+    const int lo = i + 2 < in.size() ? hex(in[i + 2]) : -1;
+    if (hi < 0 || lo < 0) return Status::InvalidArgument("malformed percent-encoding in the " + std::string(where));
     out->push_back(static_cast<char>(hi * 16 + lo));
     i += 2;
   }
-  return true;
+  if (!IsValidUtf8(*out)) {
+    return Status::InvalidArgument("the " + std::string(where) + " is not valid UTF-8 once percent-decoded");
+  }
+  return Status::Ok();
 }
 
 std::string PeerAddress(const std::string& peer) {
@@ -100,6 +106,18 @@ int HttpStatusFor(StatusCode code) {
   return 500;
 }
 
+namespace {
+void SetAllow(HttpResponse& r, std::string_view methods) {
+  for (auto& [name, value] : r.headers) {
+    if (name == "Allow") {
+      value = methods;
+      return;
+    }
+  }
+  r.headers.emplace_back("Allow", methods);
+}
+}  // namespace
+
 // One request in flight.
 struct Api::Call {
   HttpRequest request;
@@ -131,11 +149,19 @@ struct Api::Call {
     r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
     Send(std::move(r));
   }
-  void SendError(const Status& s, Json extra = Json::object()) {
+  HttpResponse ErrorResponse(const Status& s, Json extra = Json::object()) const {
     Json err = {{"code", StatusCodeName(s.code())}, {"message", s.message()}, {"request_id", request_id}};
     for (auto& [k, v] : extra.items()) err[k] = v;
-    SendJson(HttpStatusFor(s.code()), Json{{"error", std::move(err)}});
+    HttpResponse r;
+    r.status = HttpStatusFor(s.code());
+    r.headers.emplace_back("Content-Type", kJson);
+    r.body = Json{{"error", std::move(err)}}.dump(-1, ' ', false, Json::error_handler_t::replace);
+    // RFC 9110 §15.5.6: a 405 names the methods the resource allows. Where the method is refused for
+    // what the resource is (a read-only provider), it allows none: an empty Allow.
+    if (r.status == 405) SetAllow(r, "");
+    return r;
   }
+  void SendError(const Status& s, Json extra = Json::object()) { Send(ErrorResponse(s, std::move(extra))); }
   const std::string* Query(std::string_view name) const {
     for (const auto& [k, v] : query) {
       if (k == name) return &v;
@@ -182,9 +208,22 @@ void Api::Handle(HttpRequest request, Respond respond) {
 }
 
 void Api::Route(std::shared_ptr<Call> call) {
-  const std::string& target = call->request.target;
+  std::string_view target = call->request.target;
+  // RFC 9112 §3.2.2: a server accepts the absolute form ("http://host/path") too; the authority is
+  // not used for routing.
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() > scheme.size() && std::equal(scheme.begin(), scheme.end(), target.begin(), [](char a, char b) {
+          return a == (b | 0x20);
+        })) {
+      const std::size_t path = target.find_first_of("/?", scheme.size());
+      target = path == std::string_view::npos ? std::string_view("/")
+               : target[path] == '?'          ? std::string_view()  // "http://h?q": no path; refused below
+                                              : target.substr(path);
+      break;
+    }
+  }
   const std::size_t q = target.find('?');
-  call->path = target.substr(0, q);
+  call->path = std::string(target.substr(0, q));
   if (q != std::string::npos) {
     std::string_view rest = std::string_view(target).substr(q + 1);
     while (!rest.empty()) {
@@ -192,10 +231,11 @@ void Api::Route(std::shared_ptr<Call> call) {
       const std::string_view pair = rest.substr(0, amp);
       const std::size_t eq = pair.find('=');
       std::string k, v;
-      if (!PercentDecode(pair.substr(0, eq), &k) ||
-          !PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), &v)) {
-        return call->SendError(Status::InvalidArgument("malformed percent-encoding in the query string"));
+      Status decoded = PercentDecode(pair.substr(0, eq), &k, true, "query string");
+      if (decoded.ok()) {
+        decoded = PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), &v, true, "query string");
       }
+      if (!decoded.ok()) return call->SendError(decoded);
       call->query.emplace_back(std::move(k), std::move(v));
       rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     }
@@ -205,8 +245,8 @@ void Api::Route(std::shared_ptr<Call> call) {
   while (true) {
     const std::size_t slash = p.find('/');
     std::string seg;
-    if (!PercentDecode(p.substr(0, slash), &seg)) {
-      return call->SendError(Status::InvalidArgument("malformed percent-encoding in the path"));
+    if (Status decoded = PercentDecode(p.substr(0, slash), &seg, false, "path"); !decoded.ok()) {
+      return call->SendError(decoded);
     }
     if (seg.find('/') != std::string::npos) {
       return call->SendError(Status::InvalidArgument("a path segment must not contain an encoded '/': send it as a separator"));
@@ -218,13 +258,8 @@ void Api::Route(std::shared_ptr<Call> call) {
   const auto& s = call->segments;
   const std::string& m = call->request.method;
   auto method_not_allowed = [&](const char* allowed) {
-    HttpResponse r;
-    r.status = 405;
-    r.headers.emplace_back("Allow", allowed);
-    r.headers.emplace_back("Content-Type", kJson);
-    r.body = Json{{"error",
-                   {{"code", "unimplemented"}, {"message", m + " is not allowed on " + call->path}, {"request_id", call->request_id}}}}
-                 .dump();
+    HttpResponse r = call->ErrorResponse(Status::Unimplemented(m + " is not allowed on " + call->path));
+    SetAllow(r, allowed);
     call->Send(std::move(r));
   };
 
@@ -290,9 +325,16 @@ bool Api::Authenticate(const std::shared_ptr<Call>& call) {
   }
   const bool throttled = v.outcome == Authenticator::Outcome::kThrottled;
   deps_.metrics->OnAuthFailure(throttled);
+  const auto retry_after = std::chrono::ceil<std::chrono::seconds>(v.retry_after);
+  auto refuse = [call, retry_after] {
+    HttpResponse r = call->ErrorResponse(
+        Status::ResourceExhausted("too many failed authentications from this address; try again later"));
+    r.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, retry_after.count())));
+    call->Send(std::move(r));
+  };
   if (throttled && !v.throttle_started) {
     // Refused without being checked or audited one by one: a flood must not flood the log.
-    call->SendError(Status::ResourceExhausted("too many failed authentications from this address; try again later"));
+    refuse();
     return false;
   }
   AuditRecord r;
@@ -301,14 +343,14 @@ bool Api::Authenticate(const std::shared_ptr<Call>& call) {
   r.action = "authenticate";
   r.decision = "deny";
   r.reason = throttled ? "throttled" : "unauthenticated";
-  r.detail = throttled ? "too many failed authentications: further attempts are refused for a while" : v.failure;
+  r.detail = throttled ? v.failure + "; too many failed authentications: further attempts from this address are refused for " +
+                             std::to_string(retry_after.count()) + " s"
+                       : v.failure;
   const std::string failure = v.failure;
-  deps_.audit->Append({std::move(r)}, [call, throttled, failure](Result<SeqRange>) {
-    if (throttled) {
-      call->SendError(Status::ResourceExhausted("too many failed authentications from this address; try again later"));
-    } else {
-      call->SendError(Status::Unauthenticated(failure));
-    }
+  deps_.audit->Append({std::move(r)}, [call, throttled, failure, refuse](Result<SeqRange>) {
+    // Recorded or not, nothing was accessed: the answer is the same.
+    if (throttled) return refuse();
+    call->SendError(Status::Unauthenticated(failure));
   });
   return false;
 }
@@ -409,7 +451,16 @@ void Api::Fabrics(std::shared_ptr<Call> call) {
 void Api::List(std::shared_ptr<Call> call, const std::string& fabric) {
   const std::string* provider = call->Query("provider");
   if (provider == nullptr || provider->empty()) {
-    return call->SendError(Status::InvalidArgument("the query parameter 'provider' is required"));
+    // Which providers could be meant is the policy's to say: name the ones this principal may use here.
+    std::string choices;
+    if (auto policy = deps_.policy()) {
+      for (const auto& f : policy->FabricsFor(call->principal)) {
+        if (f.id != fabric) continue;
+        for (const auto& p : f.providers) choices += (choices.empty() ? "" : ", ") + p.id;
+      }
+    }
+    return call->SendError(Status::InvalidArgument("the query parameter 'provider' is required" +
+                                                   (choices.empty() ? std::string() : " (here: " + choices + ")")));
   }
   const std::string* scope = call->Query("scope");
   const std::string scope_value = scope ? *scope : "";
@@ -419,9 +470,15 @@ void Api::List(std::shared_ptr<Call> call, const std::string& fabric) {
   const std::string provider_id = *provider;
   deps_.resolver->List(ctx, fabric, provider_id, scope_value, [call, origin, provider_id, scope_value](Result<ListResult> r) {
     if (!r.has_value()) return call->SendError(r.error());
-    Json secrets = Json::array();
-    for (const ListedName& n : r->names) secrets.push_back({{"provider", provider_id}, {"scope", scope_value}, {"key", n.name}});
-    call->SendJson(200, {{"secrets", std::move(secrets)}, {"audit", AuditJson(origin, r->audit)}});
+    Json secrets = Json::array(), scopes = Json::array();
+    for (const ListedName& n : r->names) {
+      if (n.is_scope) {
+        scopes.push_back({{"provider", provider_id}, {"scope", scope_value.empty() ? n.name : scope_value + "/" + n.name}});
+      } else {
+        secrets.push_back({{"provider", provider_id}, {"scope", scope_value}, {"key", n.name}});
+      }
+    }
+    call->SendJson(200, {{"secrets", std::move(secrets)}, {"scopes", std::move(scopes)}, {"audit", AuditJson(origin, r->audit)}});
   });
 }
 
@@ -477,40 +534,66 @@ void Api::Mutate(std::shared_ptr<Call> call, const std::string& fabric, std::vec
   deps_.resolver->Write(ctx, fabric, std::move(ref), std::move(*value), std::move(done));
 }
 
-void Api::Ready(std::shared_ptr<Call> call) {
-  struct Probe {
+void Api::CheckProviders(std::function<void(const ProviderHealth::Results&)> done) {
+  {
+    std::lock_guard lk(health_.mu);
+    const auto now = std::chrono::steady_clock::now();
+    if (health_.checked && now - *health_.checked < options_.provider_health_ttl) {
+      const ProviderHealth::Results results = health_.results;
+      return done(results);
+    }
+    health_.waiting.push_back(std::move(done));
+    if (health_.checking) return;  // the round in progress answers this caller too
+    health_.checking = true;
+  }
+  struct Round {
     std::mutex mu;
-    Json checks = Json::object();
-    Json providers = Json::object();
-    bool ready = true;
+    ProviderHealth::Results results;
     std::size_t remaining = 0;
   };
-  auto probe = std::make_shared<Probe>();
-  const bool policy = deps_.policy() != nullptr;
-  probe->checks["policy"] = policy ? "ok" : "no policy loaded";
-  probe->ready = policy;
-  const Status audit = deps_.audit_health();
-  probe->checks["audit"] = audit.ok() ? "ok" : audit.message();
-  probe->ready = probe->ready && audit.ok();
-  probe->remaining = deps_.providers.size();
-  auto finish = [call, probe] {
-    probe->checks["providers"] = probe->providers;
-    call->SendJson(probe->ready ? 200 : 503, {{"ready", probe->ready}, {"checks", probe->checks}});
+  auto round = std::make_shared<Round>();
+  round->remaining = deps_.providers.size();
+  auto finish = [this, round] {
+    std::vector<std::function<void(const ProviderHealth::Results&)>> waiting;
+    {
+      std::lock_guard lk(health_.mu);
+      health_.results = round->results;
+      health_.checked = std::chrono::steady_clock::now();
+      health_.checking = false;
+      waiting.swap(health_.waiting);
+    }
+    for (auto& w : waiting) w(round->results);
   };
-  if (probe->remaining == 0) return finish();
+  if (round->remaining == 0) return finish();
   for (Provider* p : deps_.providers) {
-    const std::string id = p->id();
-    p->Health(std::chrono::steady_clock::now() + std::chrono::seconds(2), [probe, id, finish](Status s) {
+    p->Health(std::chrono::steady_clock::now() + std::chrono::seconds(2), [round, id = p->id(), finish](Status s) {
       bool last = false;
       {
-        std::lock_guard lk(probe->mu);
-        probe->providers[id] = s.ok() ? "ok" : s.ToString();
-        probe->ready = probe->ready && s.ok();
-        last = --probe->remaining == 0;
+        std::lock_guard lk(round->mu);
+        round->results.emplace_back(id, std::move(s));
+        last = --round->remaining == 0;
       }
       if (last) finish();
     });
   }
+}
+
+void Api::Ready(std::shared_ptr<Call> call) {
+  Json checks = Json::object();
+  const bool policy = deps_.policy() != nullptr;
+  checks["policy"] = policy ? "ok" : "no policy loaded";
+  const Status audit = deps_.audit_health();
+  checks["audit"] = audit.ok() ? "ok" : audit.message();
+  CheckProviders([call, checks = std::move(checks), ready = policy && audit.ok()](const ProviderHealth::Results& results) mutable {
+    // Only the status code: a provider's message may name its address, and /readyz is public.
+    Json providers = Json::object();
+    for (const auto& [id, s] : results) {
+      providers[id] = s.ok() ? "ok" : StatusCodeName(s.code());
+      ready = ready && s.ok();
+    }
+    checks["providers"] = std::move(providers);
+    call->SendJson(ready ? 200 : 503, {{"ready", ready}, {"checks", std::move(checks)}});
+  });
 }
 
 }  // namespace keyward::http

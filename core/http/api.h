@@ -13,6 +13,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,9 @@ struct ApiOptions {
   std::size_t max_refs = 100;                        // secrets per resolve request
   std::chrono::milliseconds request_timeout{10000};  // provider deadline of each request
   std::string origin;                                // the audit log's origin, echoed with seqs
+  // /readyz asks the providers at most this often (it needs no authentication: it must not let anyone
+  // make keyward call its providers at will). Concurrent probes share one round of checks.
+  std::chrono::milliseconds provider_health_ttl{5000};
 };
 
 // Everything the Api talks to. REQUIRES: all outlive the Api.
@@ -65,8 +70,20 @@ class Api final : public Handler {
   // The client's X-Request-Id when it is well formed, else a fresh one.
   std::string RequestIdFor(std::string_view given);
 
+  // The providers' last health answers, shared by /readyz callers.
+  struct ProviderHealth {
+    using Results = std::vector<std::pair<std::string, Status>>;
+    std::mutex mu;
+    std::optional<std::chrono::steady_clock::time_point> checked;
+    Results results;
+    bool checking = false;
+    std::vector<std::function<void(const Results&)>> waiting;
+  };
+  void CheckProviders(std::function<void(const ProviderHealth::Results&)> done);
+
   ApiOptions options_;
   ApiDeps deps_;
+  ProviderHealth health_;
   std::string id_prefix_;
   std::atomic<std::uint64_t> next_id_{0};
 };

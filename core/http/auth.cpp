@@ -72,12 +72,15 @@ Authenticator::Authenticator(std::vector<PrincipalCredentials> principals, Throt
   }
 }
 
-bool Authenticator::IsBlocked(const std::string& peer, std::chrono::steady_clock::time_point now) {
+std::optional<std::chrono::milliseconds> Authenticator::BlockedFor(const std::string& peer,
+                                                                   std::chrono::steady_clock::time_point now) {
   auto it = failures_.find(peer);
-  if (it == failures_.end() || !it->second.blocked_until) return false;
-  if (now < *it->second.blocked_until) return true;
+  if (it == failures_.end() || !it->second.blocked_until) return std::nullopt;
+  if (now < *it->second.blocked_until) {
+    return std::chrono::ceil<std::chrono::milliseconds>(*it->second.blocked_until - now);
+  }
   failures_.erase(it);  // the block is over: a clean slate
-  return false;
+  return std::nullopt;
 }
 
 bool Authenticator::RecordFailure(const std::string& peer, std::chrono::steady_clock::time_point now) {
@@ -99,18 +102,29 @@ Authenticator::Verdict Authenticator::Authenticate(std::string_view authorizatio
   Verdict v;
   {
     std::lock_guard lk(mu_);
-    if (IsBlocked(peer_address, now)) {
+    if (const auto left = BlockedFor(peer_address, now)) {
       v.outcome = Outcome::kThrottled;
+      v.retry_after = *left;
       return v;
     }
   }
   std::optional<std::size_t> found;
   if (!authorization.empty()) {
-    constexpr std::string_view kBearer = "Bearer ";
-    if (authorization.size() <= kBearer.size() || authorization.substr(0, kBearer.size()) != kBearer) {
+    // RFC 9110 §11.1: the scheme is case-insensitive, followed by one or more spaces.
+    constexpr std::string_view kBearer = "bearer";
+    std::string_view rest = authorization;
+    bool bearer = rest.size() > kBearer.size() && rest[kBearer.size()] == ' ';
+    for (std::size_t i = 0; bearer && i < kBearer.size(); ++i) {
+      bearer = (rest[i] | 0x20) == kBearer[i];
+    }
+    if (bearer) {
+      rest.remove_prefix(kBearer.size());
+      while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    }
+    if (!bearer || rest.empty()) {
       v.failure = "the Authorization header is not \"Bearer <token>\"";
     } else {
-      const Digest presented = Sha256(authorization.substr(kBearer.size()));
+      const Digest presented = Sha256(rest);
       auto [lo, hi] = by_prefix_.equal_range(Prefix(presented));
       for (auto it = lo; it != hi; ++it) {
         const auto& [principal, hash] = hashes_[it->second];
@@ -135,8 +149,13 @@ Authenticator::Verdict Authenticator::Authenticate(std::string_view authorizatio
     return v;
   }
   std::lock_guard lk(mu_);
-  if (RecordFailure(peer_address, now)) v.throttle_started = true;
-  v.outcome = Outcome::kFailed;
+  if (RecordFailure(peer_address, now)) {
+    v.outcome = Outcome::kThrottled;
+    v.throttle_started = true;
+    v.retry_after = throttle_.block;
+  } else {
+    v.outcome = Outcome::kFailed;
+  }
   return v;
 }
 

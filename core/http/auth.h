@@ -5,9 +5,12 @@
 // constant time (CRYPTO_memcmp). Certificate identities ("CN=...,O=...", "URI:...", "DNS:...") map to
 // principals exactly.
 //
-// A peer that keeps failing is throttled: after `max_failures` failures within `window` from one
-// address, further attempts from it are refused (429) until `block` has passed, without being checked
-// or audited one by one — so that a flood of bad tokens cannot flood the audit log.
+// A peer that keeps failing is throttled: the `max_failures`-th failure within `window` from one address
+// is answered 429 and audited as "throttled", and further attempts from that address are refused (429,
+// Retry-After) until `block` has passed, without being checked or audited one by one — so that a flood
+// of bad tokens can neither guess on nor flood the audit log. The block is per address: clients behind
+// one proxy share it (a deliberate trade-off: checking credentials from a blocked address would give a
+// guesser its answers back).
 //
 // Thread-safety: all methods may be called concurrently.
 #pragma once
@@ -44,8 +47,8 @@ class Authenticator {
  public:
   struct Throttle {
     int max_failures = 10;
-    std::chrono::seconds window{60};
-    std::chrono::seconds block{60};
+    std::chrono::milliseconds window{60'000};
+    std::chrono::milliseconds block{60'000};
   };
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
@@ -55,8 +58,9 @@ class Authenticator {
   struct Verdict {
     Outcome outcome = Outcome::kFailed;
     std::string principal;  // kOk
-    std::string failure;    // kFailed: what was wrong, never the token ("unknown token", ...)
-    bool throttle_started = false;  // kThrottled: this attempt crossed the threshold (audit it once)
+    std::string failure;    // kFailed, and kThrottled when throttle_started: what was wrong, never the token
+    bool throttle_started = false;  // kThrottled: this failed attempt crossed the threshold (audit it once)
+    std::chrono::milliseconds retry_after{0};  // kThrottled: until the block ends
   };
 
   // `authorization`: the Authorization header ("" if none); `identities`: the verified certificate's.
@@ -69,7 +73,8 @@ class Authenticator {
     std::vector<std::chrono::steady_clock::time_point> times;
     std::optional<std::chrono::steady_clock::time_point> blocked_until;
   };
-  bool IsBlocked(const std::string& peer, std::chrono::steady_clock::time_point now);
+  // The time left on the peer's block, if it is blocked.
+  std::optional<std::chrono::milliseconds> BlockedFor(const std::string& peer, std::chrono::steady_clock::time_point now);
   bool RecordFailure(const std::string& peer, std::chrono::steady_clock::time_point now);  // true: blocking starts
 
   std::vector<PrincipalCredentials> principals_;

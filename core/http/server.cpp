@@ -210,9 +210,9 @@ class Session : public SessionBase {
                             client_id),
                    true);
     }
-    if (ec == beast::error::timeout) {
-      return Write(h.Refuse(408, "deadline_exceeded", "the request was not received in time", client_id), true);
-    }
+    // A request not read within the deadline: beast's stream has already closed the socket when the
+    // timer fired, so there is no one to answer (a 408 could not be written). Slow clients just lose it.
+    if (ec == beast::error::timeout) return Close();
     if (ec) return Write(h.Refuse(400, "invalid_argument", "malformed HTTP request: " + ec.message(), client_id), true);
 
     auto& msg = parser_->get();

@@ -3,8 +3,9 @@
 // Beast and Asio stay inside server.cpp; this header speaks plain structs. The server reads requests
 // with explicit limits and deadlines and hands each one to a Handler; requests on one connection are
 // handled one at a time and answered in order (clients may pipeline). Limits are answered without
-// calling the handler: 431 for an oversized header, 413 for an oversized body, 408 when a request is
-// not read in time (the connection is then closed), 503 when there are too many connections.
+// calling the handler: 431 for an oversized header, 413 for an oversized body, 400 for malformed HTTP,
+// 503 when there are too many connections. A request not read within the read deadline, or a
+// connection idle past the keep-alive deadline, is closed without an answer.
 //
 // Thread-safety: Start, port and Shutdown may be called from any thread; the handler is called on the
 // server's I/O threads and its `respond` may be called from any thread, exactly once.
@@ -48,7 +49,7 @@ class Handler {
   virtual ~Handler() = default;
   using Respond = std::function<void(HttpResponse)>;
   virtual void Handle(HttpRequest request, Respond respond) = 0;
-  // The error the server answers by itself (413, 431, 408, 400, 503): JSON in the API's shape, with a
+  // The error the server answers by itself (413, 431, 400, 503): JSON in the API's shape, with a
   // request id. client_request_id is the request's X-Request-Id when its header was read, else empty.
   virtual HttpResponse Refuse(int status, const std::string& code, const std::string& message,
                               std::string_view client_request_id) = 0;

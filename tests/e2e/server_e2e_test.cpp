@@ -98,9 +98,32 @@ TEST_F(ServerE2eTest, ListIsFilteredByPolicyAndNeverCarriesValues) {
   for (const auto& s : listed["secrets"]) keys.push_back(s["key"]);
   EXPECT_THAT(keys, ::testing::UnorderedElementsAre("api_key", "db_password"));  // not forbidden_root
   for (const std::string& v : f_.secret_values()) EXPECT_THAT(r.body, Not(HasSubstr(v)));
+  EXPECT_TRUE(listed["scopes"].empty());
   const auto fabrics = f_.Call("etl", "GET", "/v1/fabrics");
   ASSERT_EQ(fabrics.status, 200);
   EXPECT_EQ(Body(fabrics)["fabrics"].size(), 2u);  // prod and emr
+  // A bare mount lists the scopes below it under which something may be listed: etl's, not app's.
+  const auto mount = f_.Call("etl", "GET", "/v1/fabrics/prod/secrets?provider=vault&scope=secret");
+  ASSERT_EQ(mount.status, 200) << mount.body;
+  EXPECT_EQ(Body(mount)["scopes"], Json::parse(R"([{"provider":"vault","scope":"secret/etl"}])"));
+  EXPECT_TRUE(Body(mount)["secrets"].empty());
+  const auto admin_mount = f_.Call("admin", "GET", "/v1/fabrics/prod/secrets?provider=vault&scope=secret");
+  ASSERT_EQ(admin_mount.status, 200) << admin_mount.body;
+  EXPECT_EQ(Body(admin_mount)["scopes"], Json::parse(R"([{"provider":"vault","scope":"secret/app"}])"));
+  // Where no rule lets etl list anything, the provider is not asked: a scope that exists and one that
+  // does not get the same 403.
+  const int vault_lists = f_.vault().CountRequests("GET", "/v1/secret/metadata");
+  const auto app = f_.Call("etl", "GET", "/v1/fabrics/prod/secrets?provider=vault&scope=secret/app");
+  const auto nothing = f_.Call("etl", "GET", "/v1/fabrics/prod/secrets?provider=vault&scope=secret/nothing");
+  EXPECT_EQ(app.status, 403);
+  EXPECT_EQ(nothing.status, 403);
+  EXPECT_EQ(Body(app)["error"]["code"], "permission_denied");
+  EXPECT_EQ(f_.vault().CountRequests("GET", "/v1/secret/metadata"), vault_lists);
+  // Databricks without a scope lists the scopes; etl may resolve in sales but not list: refused.
+  EXPECT_EQ(f_.Call("etl", "GET", "/v1/fabrics/prod/secrets?provider=dbx").status, 403);
+  const auto provider = f_.Call("etl", "GET", "/v1/fabrics/prod/secrets");
+  EXPECT_EQ(provider.status, 400);
+  EXPECT_THAT(Body(provider)["error"]["message"].get<std::string>(), HasSubstr("(here: vault, dbx, env)"));
 }
 
 TEST_F(ServerE2eTest, WriteAndDeleteThroughVaultAndDatabricks) {
@@ -132,6 +155,8 @@ TEST_F(ServerE2eTest, EnvironmentWriteIs405) {
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(Body(r)["error"]["code"], "unimplemented");
   EXPECT_THAT(Body(r)["error"]["message"].get<std::string>(), HasSubstr("read-only"));
+  ASSERT_TRUE(r.headers.count("allow"));
+  EXPECT_EQ(r.Header("allow"), "");  // RFC 9110 §15.5.6: it allows no method here
   EXPECT_EQ(f_.Call("admin", "DELETE", "/v1/fabrics/prod/secrets/env/E2E_DB_PASSWORD").status, 405);
 }
 
@@ -149,6 +174,10 @@ TEST_F(ServerE2eTest, UnknownFabricProviderAndPrincipal) {
 
 TEST_F(ServerE2eTest, MissingAndBadTokens) {
   f_.Start();
+  // The scheme is case-insensitive (RFC 9110 §11.1).
+  auto lower = testing::Http(f_.port(), "GET", "/v1/fabrics", {{"Authorization", "bearer  " + f_.token("etl")}});
+  ASSERT_TRUE(lower.has_value());
+  EXPECT_EQ(lower->status, 200);
   const auto none = f_.Call("", "POST", "/v1/resolve", ResolveBody("prod", {Ref("vault", "secret/etl", "db_password")}));
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(Body(none)["error"]["code"], "unauthenticated");
@@ -156,15 +185,27 @@ TEST_F(ServerE2eTest, MissingAndBadTokens) {
   ASSERT_TRUE(bad.has_value());
   EXPECT_EQ(bad->status, 401);
   EXPECT_EQ(Body(*bad)["error"]["message"], "unknown token");
-  // A peer that keeps failing is refused without being checked (max_failures is 5 here).
-  int throttled = 0;
-  for (int i = 0; i < 8; ++i) {
+  // max_failures is 5 here: the 5th failure is answered 429 and recorded as "throttled"; after it the
+  // address is refused without being checked or recorded.
+  std::vector<int> statuses;
+  for (int i = 0; i < 6; ++i) {
     auto r = testing::Http(f_.port(), "GET", "/v1/fabrics", {{"Authorization", "Bearer wrong-" + std::to_string(i)}});
-    throttled += r.has_value() && r->status == 429 ? 1 : 0;
+    ASSERT_TRUE(r.has_value());
+    statuses.push_back(r->status);
+    if (r->status == 429) {
+      EXPECT_EQ(Body(*r)["error"]["code"], "resource_exhausted");
+      EXPECT_EQ(r->Header("retry-after"), "60");
+    }
   }
-  EXPECT_GE(throttled, 5);
+  EXPECT_THAT(statuses, ::testing::ElementsAre(401, 401, 429, 429, 429, 429));
   // Even the right token is refused from a blocked address until the block ends.
   EXPECT_EQ(f_.Call("etl", "GET", "/v1/fabrics").status, 429);
+  std::vector<std::string> reasons;
+  for (const auto& e : f_.AuditEntries()) {
+    if (e.record.action == "authenticate") reasons.push_back(e.record.reason);
+  }
+  EXPECT_THAT(reasons, ::testing::ElementsAre("unauthenticated", "unauthenticated", "unauthenticated", "unauthenticated",
+                                              "throttled"));
 }
 
 TEST_F(ServerE2eTest, MalformedRequestsGetPreciseErrors) {
@@ -202,7 +243,17 @@ TEST_F(ServerE2eTest, MalformedRequestsGetPreciseErrors) {
   EXPECT_THAT(header->headers.at("x-request-id"), ::testing::StartsWith("kw-"));  // the header was never read
   EXPECT_EQ(Body(*header)["error"]["request_id"], header->headers.at("x-request-id"));
   EXPECT_EQ(f_.Call("etl", "GET", "/v1/nothing-here").status, 404);
-  EXPECT_EQ(f_.Call("etl", "GET", "/v1/resolve").status, 405);
+  const auto get_resolve = f_.Call("etl", "GET", "/v1/resolve");
+  EXPECT_EQ(get_resolve.status, 405);
+  EXPECT_EQ(get_resolve.Header("allow"), "POST");
+  // Percent-encoded bytes that are not UTF-8: a 400, before anything else.
+  const auto not_utf8 = f_.Call("etl", "GET", "/v1/fabrics/%FF/secrets?provider=env");
+  EXPECT_EQ(not_utf8.status, 400);
+  EXPECT_THAT(Body(not_utf8)["error"]["message"].get<std::string>(), HasSubstr("not valid UTF-8"));
+  EXPECT_EQ(f_.Call("etl", "GET", "/v1/fabrics/prod/secrets?provider=%C3%28").status, 400);
+  EXPECT_EQ(f_.Call("etl", "GET", "/v1/fabrics/prod/secrets?provider=%4").status, 400);
+  // The absolute form of the request target is accepted (RFC 9112 §3.2.2).
+  EXPECT_EQ(f_.Call("etl", "GET", "http://keyward.example/v1/fabrics").status, 200);
   // The server still serves.
   EXPECT_EQ(f_.Call("etl", "POST", "/v1/resolve", ResolveBody("prod", {Ref("env", "", "E2E_DB_PASSWORD")})).status, 200);
 }
@@ -302,6 +353,11 @@ TEST_F(ServerE2eTest, HealthReadinessMetricsAndCheckpoint) {
   const auto ready = f_.Call("", "GET", "/readyz");
   EXPECT_EQ(ready.status, 200) << ready.body;
   EXPECT_EQ(Body(ready)["checks"]["providers"]["vault"], "ok");
+  // /readyz is public: it must not let anyone make keyward call its providers at will.
+  const int health_calls = f_.vault().CountRequests("GET", "/v1/sys/health");
+  EXPECT_EQ(health_calls, 1);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(f_.Call("", "GET", "/readyz").status, 200);
+  EXPECT_EQ(f_.vault().CountRequests("GET", "/v1/sys/health"), health_calls);
   ASSERT_EQ(f_.Call("etl", "POST", "/v1/resolve", ResolveBody("prod", {Ref("vault", "secret/etl", "db_password")})).status, 200);
   const auto metrics = f_.Call("", "GET", "/metrics");
   EXPECT_THAT(metrics.body, HasSubstr("keyward_http_requests_total{route=\"resolve\",status=\"200\"} 1"));

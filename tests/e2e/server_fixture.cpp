@@ -1,9 +1,12 @@
 #include "tests/e2e/server_fixture.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "audit/reader.h"
 #include "core/file.h"
 #include "core/http/auth.h"
 
@@ -164,6 +167,26 @@ testing::HttpReply ServerFixture::Call(const std::string& principal, const std::
     return failed;
   }
   return *r;
+}
+
+std::vector<audit::Entry> ServerFixture::AuditEntries() const {
+  std::vector<audit::Entry> out;
+  auto reader = audit::AuditReader::Open(db());
+  if (!reader.has_value()) {
+    ADD_FAILURE() << reader.error().ToString();
+    return out;
+  }
+  const Status s = (*reader)->ForEach(1, (*reader)->max_seq(), [&](std::int64_t, std::string_view entry, std::string_view) {
+    auto e = audit::DecodeEntry(entry);
+    if (!e.has_value()) {
+      ADD_FAILURE() << e.error().ToString();
+      return false;
+    }
+    out.push_back(std::move(*e));
+    return true;
+  });
+  if (!s.ok()) ADD_FAILURE() << s.ToString();
+  return out;
 }
 
 std::string ServerFixture::VerifyAndScan() {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/entry.h"
 #include "core/json.h"
 #include "tests/doubles/databricks_double.h"
 #include "tests/doubles/vault_double.h"
@@ -59,6 +60,9 @@ class ServerFixture {
   std::string db() const { return dir_.path() + "/audit.db"; }
   std::string export_file() const { return dir_.path() + "/checkpoints.notes"; }
   const std::string& server_stderr();
+
+  // The log's entries so far, decoded (read beside the running server, as an auditor would).
+  std::vector<audit::Entry> AuditEntries() const;
 
   // Stops the server if running, then runs `keyward-audit verify` (with the export file as kept
   // checkpoints) and searches every byte the server wrote for every secret value. Returns problems ("" if none).
