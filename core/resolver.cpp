@@ -47,6 +47,19 @@ Status AuditFailure(const Status& s) {
 
 std::string ErrorReason(const Status& status) { return "error:" + std::string(StatusCodeName(status.code())); }
 
+// A provider's error as the caller gets it, naming what failed. A provider refusing keyward's own
+// credentials is not the caller's authentication or permission problem: answered as unavailable (503)
+// so that a 401 or 403 always means the caller's credentials or the policy. The audit entry keeps the
+// provider's code.
+Status ForCaller(const Status& provider_error, const std::string& what) {
+  const StatusCode c = provider_error.code();
+  if (c == StatusCode::kUnauthenticated || c == StatusCode::kPermissionDenied) {
+    return Status::Unavailable(what + ": the provider refused keyward's own credentials (" +
+                               std::string(StatusCodeName(c)) + "): " + provider_error.message());
+  }
+  return provider_error.WithContext(what);
+}
+
 Resolver::Resolver(Policy policy, ProviderLookup providers, AuditSink* audit, ResolverObserver* observer)
     : policy_(std::move(policy)), providers_(std::move(providers)), audit_(audit), observer_(observer) {}
 
@@ -199,7 +212,7 @@ void Resolver::FinishResolve(std::shared_ptr<ResolveOp> op) {
     }
     if (failed) {
       const Status& s = (*op->results[*failed]).error();
-      const Status named = s.WithContext(FormatSecretRef(op->refs[*failed]));
+      const Status named = ForCaller(s, FormatSecretRef(op->refs[*failed]));
       op->results.clear();
       return op->done(named, {});
     }
@@ -262,7 +275,7 @@ void Resolver::List(const RequestContext& ctx, const std::string& fabric, const 
                      record.decision = "error";
                      record.reason = ErrorReason(listed.error());
                      record.detail = listed.error().message();
-                     const Status s = listed.error().WithContext("listing " + what);
+                     const Status s = ForCaller(listed.error(), "listing " + what);
                      audit_->Append({std::move(record)}, [done = std::move(done), s](Result<SeqRange> r) {
                        done(r.has_value() ? s : AuditFailure(r.error()));
                      });
@@ -349,7 +362,7 @@ void Resolver::Mutate(const RequestContext& ctx, const std::string& fabric, Secr
       error_record.decision = "error";
       error_record.reason = ErrorReason(s);
       error_record.detail = s.message();
-      const Status named = s.WithContext(FormatSecretRef(ref));
+      const Status named = ForCaller(s, FormatSecretRef(ref));
       audit_->Append({std::move(error_record)}, [done = std::move(done), named](Result<SeqRange>) { done(named); });
     };
     if (action == Action::kWrite) {

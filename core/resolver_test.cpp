@@ -236,13 +236,30 @@ TEST_F(ResolverTest, UnknownFabricIsNotFound) {
 }
 
 TEST_F(ResolverTest, ProviderFailureFailsTheBatchNamingTheRef) {
-  vault_.failures["secret/app/b"] = Status::PermissionDenied("vault said no");
+  vault_.failures["secret/app/b"] = Status::NotFound("no such key");
   Resolver r = MakeResolver();
   auto out = RunResolve(r, Ctx(), {{"vault", "secret/app", "a"}, {"vault", "secret/app", "b"}});
-  EXPECT_THAT(*out.result, StatusIs(StatusCode::kPermissionDenied, HasSubstr("vault:secret/app/b: vault said no")));
+  EXPECT_THAT(*out.result, StatusIs(StatusCode::kNotFound, HasSubstr("vault:secret/app/b: no such key")));
   ASSERT_EQ(sink_.records.size(), 2u);
   EXPECT_EQ(sink_.records[0].decision, "error");
   EXPECT_EQ(sink_.records[0].reason, "batch-failed");
+  EXPECT_EQ(sink_.records[1].reason, "error:not_found");
+}
+
+TEST_F(ResolverTest, AProviderRefusingKeywardIsNotTheCallersAuthProblem) {
+  // keyward's own token at Vault expired, or lacks a Vault policy: the caller must not get a 401/403,
+  // which would say its own credentials or the keyward policy are at fault.
+  vault_.failures["secret/app/a"] = Status::Unauthenticated("token expired");
+  vault_.failures["secret/app/b"] = Status::PermissionDenied("vault said no");
+  Resolver r = MakeResolver();
+  auto a = RunResolve(r, Ctx(), {{"vault", "secret/app", "a"}});
+  EXPECT_THAT(*a.result, StatusIs(StatusCode::kUnavailable,
+                                  HasSubstr("vault:secret/app/a: the provider refused keyward's own credentials "
+                                            "(unauthenticated): token expired")));
+  auto b = RunResolve(r, Ctx(), {{"vault", "secret/app", "b"}});
+  EXPECT_THAT(*b.result, StatusIs(StatusCode::kUnavailable, HasSubstr("(permission_denied): vault said no")));
+  ASSERT_EQ(sink_.records.size(), 2u);
+  EXPECT_EQ(sink_.records[0].reason, "error:unauthenticated");  // the record keeps the provider's code
   EXPECT_EQ(sink_.records[1].reason, "error:permission_denied");
 }
 
