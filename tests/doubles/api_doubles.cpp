@@ -91,6 +91,7 @@ struct VaultDouble::State {
   int concurrent_writes = 0;
   int malformed = 0;
   int counter = 0;
+  bool record = true;
   std::vector<DoubleRequest> requests;
 
   static std::string NormalizeNs(std::string ns) {
@@ -152,7 +153,7 @@ struct VaultDouble::State {
 
   DoubleResponse Handle(const DoubleRequest& r) {
     std::lock_guard lock(mu);
-    requests.push_back(r);
+    if (record) requests.push_back(r);
     if (r.path.compare(0, 4, "/v1/") != 0) return NotFound();
     const std::string path = r.path.substr(4);
     std::string method = r.method == "PUT" ? "POST" : r.method;
@@ -476,6 +477,11 @@ void VaultDouble::FailNext(int count, unsigned status, const std::vector<std::st
   state_->fail_count = count;
   state_->fail_status = status;
   state_->fail_errors = errors;
+}
+
+void VaultDouble::RecordRequests(bool record) {
+  std::lock_guard lock(state_->mu);
+  state_->record = record;
 }
 
 void VaultDouble::MalformNext(int count) {

@@ -270,6 +270,7 @@ void HttpDouble::Impl::Accept() {
   acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (ec) return;  // closed
     accepted->fetch_add(1);
+    socket.set_option(tcp::no_delay(true), ec);  // as Go's net/http (Vault) does: no Nagle delay on small writes
     std::shared_ptr<SessionBase> s;
     if (tls_ctx) {
       auto t = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(

@@ -63,6 +63,8 @@ class VaultDouble {
   void ConcurrentWriterBeforeNextWrites(int count);
 
   // --- observation ---
+  // Whether requests are kept for Log/Requests/CountRequests (on by default; benchmarks turn it off).
+  void RecordRequests(bool record);
   // The current map at `path` (nullopt: none, or the latest version is deleted).
   std::optional<Json> Get(const std::string& mount, const std::string& path, const std::string& ns = "") const;
   int CurrentVersion(const std::string& mount, const std::string& path, const std::string& ns = "") const;

@@ -15,10 +15,12 @@ namespace {
 using ::keyward::doubles::DatabricksDouble;
 using ::keyward::doubles::Fault;
 using ::keyward::testing::GetAndWait;
+using ::keyward::testing::GetManyAndWait;
 using ::keyward::testing::HealthAndWait;
 using ::keyward::testing::In;
 using ::keyward::testing::IsOk;
 using ::keyward::testing::ListAndWait;
+using ::keyward::testing::Names;
 using ::keyward::testing::PutAndWait;
 using ::keyward::testing::RemoveAndWait;
 using ::keyward::testing::StatusIs;
@@ -38,10 +40,11 @@ class DatabricksTest : public ::testing::Test {
     dbx_.CreateScope("empty-scope");
   }
 
-  std::unique_ptr<RemoteProvider> Make(const std::string& token = kToken) {
+  std::unique_ptr<RemoteProvider> Make(const std::string& token = kToken) { return Make(dbx_, token); }
+  std::unique_ptr<RemoteProvider> Make(DatabricksDouble& workspace, const std::string& token = kToken) {
     DatabricksOptions o;
     o.id = "dbx-test";
-    o.origin = *http::ParseUrl(dbx_.url());
+    o.origin = *http::ParseUrl(workspace.url());
     o.token = SecretValue(token);
     o.http.allow_plain_http = true;
     o.http.retry = http::RetryPolicy{4, http::Millis(2), http::Millis(10)};
@@ -61,12 +64,6 @@ class DatabricksTest : public ::testing::Test {
   DatabricksDouble dbx_;
   std::shared_ptr<http::IoRuntime> runtime_ = http::IoRuntime::Start();
 };
-
-std::vector<std::pair<std::string, bool>> Names(const std::vector<ListedName>& names) {
-  std::vector<std::pair<std::string, bool>> out;
-  for (const auto& n : names) out.emplace_back(n.name, n.is_scope);
-  return out;
-}
 
 // --- get ---------------------------------------------------------------------------------------------
 
@@ -211,14 +208,7 @@ TEST_F(DatabricksTest, AnEmptyListAnsweredAsEmptyObjectIsEmpty) {
   EXPECT_TRUE(keys->empty());
   DatabricksDouble bare;  // no scopes at all: scopes/list answers {}
   bare.AddToken(kToken);
-  DatabricksOptions o;
-  o.id = "bare";
-  o.origin = *http::ParseUrl(bare.url());
-  o.token = SecretValue(kToken);
-  o.http.allow_plain_http = true;
-  auto q = MakeDatabricksProvider(runtime_, std::move(o));
-  ASSERT_THAT(q, IsOk());
-  auto scopes = ListAndWait(**q, "");
+  auto scopes = ListAndWait(*Make(bare), "");
   ASSERT_THAT(scopes, IsOk());
   EXPECT_TRUE(scopes->empty());
 }
@@ -297,16 +287,7 @@ TEST_F(DatabricksTest, HealthListsScopes) {
 TEST_F(DatabricksTest, ManyConcurrentGetsReusePooledConnections) {
   auto p = Make();
   constexpr int kGets = 100;
-  std::vector<std::future<Result<SecretValue>>> results;
-  for (int i = 0; i < kGets; ++i) {
-    auto promise = std::make_shared<std::promise<Result<SecretValue>>>();
-    results.push_back(promise->get_future());
-    p->Get("etl", "db-password", testing::Soon(), [promise](Result<SecretValue> v) { promise->set_value(std::move(v)); });
-  }
-  for (auto& r : results) {
-    ASSERT_EQ(r.wait_for(std::chrono::seconds(30)), std::future_status::ready);
-    EXPECT_THAT(r.get(), IsOk());
-  }
+  for (const auto& r : GetManyAndWait(*p, "etl", "db-password", kGets)) EXPECT_THAT(r, IsOk());
   EXPECT_LE(dbx_.server().accepted_connections(), 8);  // the default pool size
   EXPECT_EQ(static_cast<int>(dbx_.Requests().size()), kGets);
 }

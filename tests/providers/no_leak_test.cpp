@@ -80,11 +80,11 @@ class NoLeakTest : public ::testing::Test {
     return std::move(*MakeVaultProvider(runtime_, std::move(o)));
   }
 
-  std::unique_ptr<RemoteProvider> Databricks() {
+  std::unique_ptr<RemoteProvider> Databricks(const std::string& token = kDatabricksToken) {
     DatabricksOptions o;
     o.id = "dbx";
     o.origin = *http::ParseUrl(dbx_.url());
-    o.token = SecretValue(kDatabricksToken);
+    o.token = SecretValue(token);
     o.http.allow_plain_http = true;
     o.http.max_response_bytes = 4096;
     o.http.retry = http::RetryPolicy{2, http::Millis(1), http::Millis(2)};
@@ -172,14 +172,7 @@ TEST_F(NoLeakTest, DatabricksAdapterNeverWritesAValueOrToken) {
   dbx_.server().SetFault(Fault::kStall);
   Record(GetAndWait(*p, "other", "password", In(std::chrono::milliseconds(200))));
   dbx_.server().SetFault(Fault::kNone);
-  auto wrong = [&] {
-    DatabricksOptions o;
-    o.id = "dbx-wrong";
-    o.origin = *http::ParseUrl(dbx_.url());
-    o.token = SecretValue(std::string(kDatabricksToken) + "-wrong");
-    o.http.allow_plain_http = true;
-    return std::move(*MakeDatabricksProvider(runtime_, std::move(o)));
-  }();
+  auto wrong = Databricks(std::string(kDatabricksToken) + "-wrong");
   Record(GetAndWait(*wrong, "etl", "password"));
   Record(HealthAndWait(*wrong));
   ExpectNothingLeaked();

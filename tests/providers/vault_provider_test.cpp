@@ -18,10 +18,12 @@ namespace {
 using ::keyward::doubles::Fault;
 using ::keyward::doubles::VaultDouble;
 using ::keyward::testing::GetAndWait;
+using ::keyward::testing::GetManyAndWait;
 using ::keyward::testing::HealthAndWait;
 using ::keyward::testing::In;
 using ::keyward::testing::IsOk;
 using ::keyward::testing::ListAndWait;
+using ::keyward::testing::Names;
 using ::keyward::testing::PutAndWait;
 using ::keyward::testing::RemoveAndWait;
 using ::keyward::testing::StatusIs;
@@ -29,12 +31,6 @@ using ::keyward::testing::TempDir;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
-
-std::vector<std::pair<std::string, bool>> Names(const std::vector<ListedName>& names) {
-  std::vector<std::pair<std::string, bool>> out;
-  for (const auto& n : names) out.emplace_back(n.name, n.is_scope);
-  return out;
-}
 
 class VaultTest : public ::testing::Test {
  protected:
@@ -530,16 +526,7 @@ TEST_F(VaultTest, AppRoleWithAWrongSecretIdIsUnauthenticated) {
 TEST_F(VaultTest, ConcurrentFirstOperationsShareOneLogin) {
   vault_.AddAppRole("role-1", "secret-1", 1200);
   auto p = Make(Options(AppRole("role-1", "secret-1")));
-  std::vector<std::future<Result<SecretValue>>> results;
-  for (int i = 0; i < 20; ++i) {
-    auto promise = std::make_shared<std::promise<Result<SecretValue>>>();
-    results.push_back(promise->get_future());
-    p->Get("secret/app/db", "user", testing::Soon(), [promise](Result<SecretValue> v) { promise->set_value(std::move(v)); });
-  }
-  for (auto& r : results) {
-    ASSERT_EQ(r.wait_for(std::chrono::seconds(30)), std::future_status::ready);
-    EXPECT_THAT(r.get(), IsOk());
-  }
+  for (const auto& r : GetManyAndWait(*p, "secret/app/db", "user", 20)) EXPECT_THAT(r, IsOk());
   EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/approle/login"), 1);
 }
 
@@ -578,16 +565,7 @@ TEST_F(VaultTest, ManyConcurrentGetsReusePooledConnections) {
   auto p = Make(std::move(o));
   WarmUp(*p);
   constexpr int kGets = 200;
-  std::vector<std::future<Result<SecretValue>>> results;
-  for (int i = 0; i < kGets; ++i) {
-    auto promise = std::make_shared<std::promise<Result<SecretValue>>>();
-    results.push_back(promise->get_future());
-    p->Get("secret/app/db", "password", testing::Soon(),
-           [promise](Result<SecretValue> v) { promise->set_value(std::move(v)); });
-  }
-  for (auto& r : results) {
-    ASSERT_EQ(r.wait_for(std::chrono::seconds(30)), std::future_status::ready);
-    auto v = r.get();
+  for (const auto& v : GetManyAndWait(*p, "secret/app/db", "password", kGets)) {
     ASSERT_THAT(v, IsOk());
     EXPECT_EQ(v->reveal(), "pw-v2");
   }

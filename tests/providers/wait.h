@@ -6,6 +6,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/provider.h"
@@ -59,6 +60,33 @@ inline Status RemoveAndWait(Provider& p, const std::string& scope, const std::st
 
 inline Status HealthAndWait(Provider& p, Deadline deadline = Soon()) {
   return Await<Status>([&](auto done) { p.Health(deadline, std::move(done)); });
+}
+
+// Starts `n` gets at once, then waits for them all.
+inline std::vector<Result<SecretValue>> GetManyAndWait(Provider& p, const std::string& scope, const std::string& key,
+                                                       int n) {
+  std::vector<std::future<Result<SecretValue>>> futures;
+  for (int i = 0; i < n; ++i) {
+    auto promise = std::make_shared<std::promise<Result<SecretValue>>>();
+    futures.push_back(promise->get_future());
+    p.Get(scope, key, Soon(), [promise](Result<SecretValue> v) { promise->set_value(std::move(v)); });
+  }
+  std::vector<Result<SecretValue>> out;
+  for (auto& f : futures) {
+    if (f.wait_for(kCallbackTimeout) != std::future_status::ready) {
+      out.emplace_back(Status::Internal("the test gave up waiting for the completion callback"));
+    } else {
+      out.push_back(f.get());
+    }
+  }
+  return out;
+}
+
+// A listing as (name, is_scope) pairs, for ElementsAre.
+inline std::vector<std::pair<std::string, bool>> Names(const std::vector<ListedName>& names) {
+  std::vector<std::pair<std::string, bool>> out;
+  for (const auto& n : names) out.emplace_back(n.name, n.is_scope);
+  return out;
 }
 
 }  // namespace keyward::testing
