@@ -1,11 +1,18 @@
 #include "tools/keyward-server/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/objects.h>
+
+#include <charconv>
 #include <filesystem>
 #include <functional>
-#include <set>
+#include <map>
 
 #include "audit/note.h"
 #include "core/file.h"
+#include "core/utf8.h"
+#include "policy/loader.h"
 
 namespace keyward::server {
 namespace {
@@ -23,16 +30,160 @@ void Millis(SchemaReader& r, const Json& obj, const std::string& ptr, const char
   }
 }
 
+// A member that names a file: a non-empty string, resolved against the configuration's directory.
+// "" when absent or invalid (reported).
+std::string Path(SchemaReader& r, const Json& obj, const std::string& ptr, const char* name, bool required,
+                 const std::string& dir) {
+  auto v = r.String(obj, ptr, name, required);
+  if (!v) return {};
+  if (v->empty()) {
+    r.Error(JsonPointerJoin(ptr, name), "empty",
+            required ? "expected a path, got an empty string" : "expected a path, got an empty string (leave the field out for none)");
+    return {};
+  }
+  return Resolve(dir, *v);
+}
+
+// An IP address literal as the server's listener parses it (Asio's make_address): IPv4 dotted
+// decimal, or IPv6, optionally with a %scope.
+bool IsIpAddressLiteral(const std::string& s) {
+  if (s.find('\0') != std::string::npos) return false;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, s.c_str(), &v4) == 1) return true;
+  const std::size_t percent = s.find('%');
+  if (percent != std::string::npos && (percent + 1 == s.size() || percent > 256)) return false;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, s.substr(0, percent).c_str(), &v6) == 1;
+}
+
+bool IsDottedOid(std::string_view s) {
+  if (s.empty() || s.front() == '.' || s.back() == '.' || s.find('.') == std::string_view::npos) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '.' ? s[i - 1] == '.' : (s[i] < '0' || s[i] > '9')) return false;
+  }
+  return true;
+}
+
+// Why `id` cannot be a certificate identity as the server spells them (core/http/server.h:
+// HttpRequest::client_identities), or "" when it can.
+std::string CertificateIdentityProblem(const std::string& id) {
+  if (id.empty()) return "a certificate identity must not be empty";
+  if (!IsValidUtf8(id)) return "a certificate identity must be valid UTF-8";
+  if (HasControlCharacter(id)) {
+    return "a certificate identity must not contain control characters (a subject spells them escaped, as "
+           "OpenSSL prints it)";
+  }
+  for (const std::string_view prefix : {"DNS:", "URI:", "email:"}) {
+    if (id.compare(0, prefix.size(), prefix) == 0) {
+      if (id.size() == prefix.size()) return "'" + id + "' names nothing: write " + std::string(prefix) + " and the name";
+      return {};
+    }
+  }
+  // A subject, RFC 2253 as OpenSSL prints it: the first attribute type is the short name OpenSSL
+  // prints ("CN", "O", "DC", "emailAddress", ...; case matters) or a dotted OID, then '=' and a value.
+  const std::size_t eq = id.find('=');
+  if (eq != std::string::npos && eq > 0 && eq + 1 < id.size()) {
+    const std::string type = id.substr(0, eq);
+    if (IsDottedOid(type) || OBJ_sn2nid(type.c_str()) != NID_undef) return {};
+  }
+  return "'" + Printable(id) + "' is not a certificate identity: expected a subject in RFC 2253 form, as in "
+         "CN=pipeline-etl,O=Example Corp, or a subject alternative name DNS:..., URI:... or email:...";
+}
+
+// The policy loader's verdict on each of `ids` as a principal, without keeping a second copy of its
+// rule: the ids are handed to it as the principals of a rule, and only its verdicts on those elements
+// are read (the rest of that document is incomplete on purpose and its errors are ignored). The checker
+// itself (PrincipalProblem in policy/loader.cpp) is not exported; once policy/ exports it, call it here.
+std::vector<bool> PolicyAcceptsPrincipals(const std::vector<std::string>& ids) {
+  std::vector<bool> accepted(ids.size(), true);
+  if (ids.empty()) return accepted;
+  const Json doc = {{"rules", Json::array({Json{{"principals", ids}}})}};
+  std::vector<Diagnostic> diags;
+  (void)policy::ParsePolicy(doc.dump(-1, ' ', false, Json::error_handler_t::replace), &diags);
+  const std::string prefix = policy::RulePointer(0) + "/principals/";
+  for (const Diagnostic& d : diags) {
+    if (d.pointer.compare(0, prefix.size(), prefix) != 0) continue;
+    std::size_t i = 0;
+    const char* end = d.pointer.data() + d.pointer.size();
+    const auto [p, ec] = std::from_chars(d.pointer.data() + prefix.size(), end, i);
+    if (ec == std::errc() && p == end && i < ids.size()) accepted[i] = false;
+  }
+  return accepted;
+}
+
+std::string PrincipalIdProblem(std::string_view id, bool policy_accepts) {
+  if (id.empty()) return "a principal id must not be empty";
+  if (!policy_accepts) {
+    return "principal id '" + Printable(id) +
+           "' is not valid: a principal id is at most 256 letters, digits, '.', '_', '-', '@', ':', '+' (the "
+           "policy's rule for the principals its rules name)";
+  }
+  if (id.find('*') != std::string_view::npos) {
+    return "principal id '" + Printable(id) + "' is not valid: '*' is a wildcard in the policy's rules; a principal id is literal";
+  }
+  return {};
+}
+
+// Where a credential or an id was first seen.
+struct FirstSeen {
+  std::size_t principal = 0;  // index in "principals"
+  std::string pointer;
+};
+
 }  // namespace
 
+std::string PrincipalIdProblem(std::string_view id) {
+  const std::vector<std::string> ids{std::string(id)};
+  return PrincipalIdProblem(id, PolicyAcceptsPrincipals(ids)[0]);
+}
+
+std::string PrincipalEntryLine(std::string_view id, std::string_view token_hash) {
+  const Json entry = {{"id", std::string(id)}, {"tokens", Json::array({std::string(token_hash)})}};
+  // Serialised member by member so that it reads as people write it ({"id": ..., "tokens": [...]});
+  // every key and value is still serialised by nlohmann::json.
+  std::string line = "{";
+  for (auto it = entry.begin(); it != entry.end(); ++it) {
+    if (it != entry.begin()) line += ", ";
+    line += Json(it.key()).dump() + ": " + it.value().dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+  return line + "}";
+}
+
+http::Authenticator::Throttle MakeThrottle(const AuthLimits& limits) {
+  http::Authenticator::Throttle t;
+  t.max_failures = limits.max_failures;
+  t.window = std::chrono::ceil<decltype(t.window)>(limits.failure_window);
+  t.block = std::chrono::ceil<decltype(t.block)>(limits.block);
+  return t;
+}
+
+std::vector<Diagnostic> CrossCheckProviders(const policy::Policy& policy,
+                                            const std::map<std::string, ConfiguredProvider>& configured) {
+  std::vector<Diagnostic> problems;
+  for (const policy::ProviderDef& p : policy.providers) {
+    auto it = configured.find(p.id);
+    if (it == configured.end()) {
+      problems.push_back({Diagnostic::Severity::kError, "/providers", "provider-missing",
+                          "the policy's provider '" + p.id + "' is not configured (add a section to \"providers\")"});
+    } else if (it->second.type != p.type) {
+      problems.push_back({Diagnostic::Severity::kError, JsonPointerJoin("/providers", it->second.index) + "/type",
+                          "provider-type",
+                          "provider '" + p.id + "' is " + std::string(ProviderTypeName(p.type)) + " in the policy but " +
+                              std::string(ProviderTypeName(it->second.type)) + " in the configuration"});
+    }
+  }
+  return problems;
+}
+
 Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* errors) {
-  KEYWARD_ASSIGN_OR_RETURN(const std::string text, ReadFile(path, 4u << 20));
+  KEYWARD_ASSIGN_OR_RETURN(const std::string text, ReadFile(path, kMaxConfigBytes));
   auto json = ParseJson(text, JsonLimits{.max_depth = 16, .allow_comments = true});
   if (!json.has_value()) {
     errors->push_back(Diagnostic{Diagnostic::Severity::kError, "", "syntax", json.error().message()});
     return Status::InvalidArgument(path + " is not valid JSON: " + json.error().message());
   }
   const std::string dir = std::filesystem::path(path).parent_path().string();
+  const std::size_t errors_before = errors->size();
   Config c;
   c.path = path;
   SchemaReader r(errors);
@@ -42,7 +193,14 @@ Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* erro
     if (auto it = root.find("listen"); it == root.end()) {
       r.Error("", "missing-field", "missing required field 'listen' (an object with address and port)");
     } else if (r.Object(*it, "/listen", {"address", "port", "io_threads"})) {
-      c.listen.address = r.String(*it, "/listen", "address", true).value_or("");
+      if (auto address = r.String(*it, "/listen", "address", true)) {
+        if (!IsIpAddressLiteral(*address)) {
+          r.Error("/listen/address", "address",
+                  "expected an IP address literal (such as 127.0.0.1, 0.0.0.0 or ::), got '" + Printable(*address) +
+                      "'; host names are not resolved");
+        }
+        c.listen.address = *address;
+      }
       c.listen.port = static_cast<std::uint16_t>(r.Integer(*it, "/listen", "port", true, 0, 65535).value_or(0));
       c.listen.io_threads = static_cast<int>(r.Integer(*it, "/listen", "io_threads", false, 1, 64).value_or(2));
     }
@@ -51,10 +209,10 @@ Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* erro
     if (auto it = root.find("tls"); it != root.end()) {
       if (plaintext) r.Error("/insecure_plaintext", "conflict", "\"tls\" and \"insecure_plaintext\" exclude each other");
       if (r.Object(*it, "/tls", {"certificate", "private_key", "client_ca"})) {
-        c.tls = true;
-        c.listen.certificate = Resolve(dir, r.String(*it, "/tls", "certificate", true).value_or(""));
-        c.listen.private_key = Resolve(dir, r.String(*it, "/tls", "private_key", true).value_or(""));
-        c.listen.client_ca = Resolve(dir, r.String(*it, "/tls", "client_ca", false).value_or(""));
+        c.listen.certificate = Path(r, *it, "/tls", "certificate", true, dir);
+        c.listen.private_key = Path(r, *it, "/tls", "private_key", true, dir);
+        c.listen.client_ca = Path(r, *it, "/tls", "client_ca", false, dir);
+        c.tls = !c.listen.certificate.empty() && !c.listen.private_key.empty();
       }
     } else if (!plaintext) {
       r.Error("", "missing-field",
@@ -79,21 +237,23 @@ Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* erro
       r.Error("", "missing-field", "missing required field 'audit' (database, origin, signing_key)");
     } else if (r.Object(*it, "/audit", {"database", "origin", "signing_key", "checkpoint_interval_ms", "checkpoint_export"})) {
       const Json& a = *it;
-      c.audit.path = Resolve(dir, r.String(a, "/audit", "database", true).value_or(""));
-      c.audit.origin = r.String(a, "/audit", "origin", true).value_or("");
-      if (!c.audit.origin.empty()) {
-        if (Status s = audit::ValidateKeyName(c.audit.origin); !s.ok()) {
-          r.Error("/audit/origin", "origin", "the origin " + s.message().substr(s.message().find("must")) +
-                                                 " (it names the log in its checkpoints)");
+      c.audit.path = Path(r, a, "/audit", "database", true, dir);
+      if (auto origin = r.String(a, "/audit", "origin", true)) {
+        if (Status s = audit::ValidateKeyName(*origin); !s.ok()) {
+          const std::size_t must = s.message().find("must");
+          r.Error("/audit/origin", "origin",
+                  "the origin " + (must == std::string::npos ? s.message() : s.message().substr(must)) +
+                      " (it names the log in its checkpoints)");
         }
+        c.audit.origin = *origin;
       }
-      c.audit.signing_key_path = Resolve(dir, r.String(a, "/audit", "signing_key", true).value_or(""));
-      c.audit.export_path = Resolve(dir, r.String(a, "/audit", "checkpoint_export", false).value_or(""));
+      c.audit.signing_key_path = Path(r, a, "/audit", "signing_key", true, dir);
+      c.audit.export_path = Path(r, a, "/audit", "checkpoint_export", false, dir);
       Millis(r, a, "/audit", "checkpoint_interval_ms", 10, 24 * 3600 * 1000, &c.audit.checkpoint_interval);
       c.api.origin = c.audit.origin;
     }
     // policy
-    if (auto p = r.String(root, "", "policy", true)) c.policy_path = Resolve(dir, *p);
+    c.policy_path = Path(r, root, "", "policy", true, dir);
     // providers: schema checked here only as an array of objects; each section by providers::MakeProvider
     if (const Json* providers = r.Array(root, "", "providers", true, true)) {
       for (std::size_t i = 0; i < providers->size(); ++i) {
@@ -116,17 +276,37 @@ Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* erro
       };
       for (Json& section : c.providers) resolve_files(section);
     }
-    // principals
+    // principals: one id per principal, one principal per credential
     if (const Json* principals = r.Array(root, "", "principals", true, true)) {
-      std::set<std::string> ids, hashes, identities;
+      std::vector<std::string> raw_ids(principals->size());
+      for (std::size_t i = 0; i < principals->size(); ++i) {
+        const Json& e = (*principals)[i];
+        if (auto id = e.find("id"); id != e.end() && id->is_string()) {  // find() is end() for a non-object
+          raw_ids[i] = id->get<std::string>();
+        }
+      }
+      const std::vector<bool> policy_accepts = PolicyAcceptsPrincipals(raw_ids);
+      std::map<std::string, FirstSeen> ids, hashes, identities;
+      auto duplicate = [&](const FirstSeen& first, std::size_t i, const std::string& what) {
+        if (first.principal == i) return "this " + what + " is listed twice (also at " + first.pointer + ")";
+        return "this " + what + " is listed twice: also for principal '" + Printable(c.principals[first.principal].id) +
+               "' at " + first.pointer + "; one credential must identify exactly one principal";
+      };
       for (std::size_t i = 0; i < principals->size(); ++i) {
         const std::string ptr = JsonPointerJoin("/principals", i);
         const Json& e = (*principals)[i];
+        c.principals.emplace_back();  // kept in step with the indexes, so that duplicates can name theirs
         if (!r.Object(e, ptr, {"id", "tokens", "certificates", "description"})) continue;
-        http::PrincipalCredentials p;
-        p.id = r.String(e, ptr, "id", true).value_or("");
+        http::PrincipalCredentials& p = c.principals.back();
+        if (auto id = r.String(e, ptr, "id", true)) {
+          p.id = *id;
+          if (std::string problem = PrincipalIdProblem(p.id, policy_accepts[i]); !problem.empty()) {
+            r.Error(ptr + "/id", "principal-id", std::move(problem));
+          } else if (auto [first, fresh] = ids.emplace(p.id, FirstSeen{i, ptr}); !fresh) {
+            r.Error(ptr + "/id", "duplicate-id", "duplicate principal id '" + p.id + "' (first at " + first->second.pointer + ")");
+          }
+        }
         (void)r.String(e, ptr, "description", false);
-        if (!p.id.empty() && !ids.insert(p.id).second) r.Error(ptr + "/id", "duplicate-id", "duplicate principal id '" + p.id + "'");
         if (auto tokens = r.StringArray(e, ptr, "tokens", false, true)) {
           for (std::size_t j = 0; j < tokens->size(); ++j) {
             const std::string tptr = JsonPointerJoin(ptr + "/tokens", j);
@@ -135,35 +315,51 @@ Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* erro
               r.Error(tptr, "token", h.error().message() + " (run keyward-server mint-token; never put a token itself here)");
               continue;
             }
-            if (!hashes.insert((*tokens)[j]).second) r.Error(tptr, "duplicate-id", "this token hash is listed twice");
+            // ParseTokenHash takes lower-case hex only, so equal hashes are equal strings.
+            if (auto [first, fresh] = hashes.emplace((*tokens)[j], FirstSeen{i, tptr}); !fresh) {
+              r.Error(tptr, "duplicate-credential", duplicate(first->second, i, "token hash"));
+              continue;
+            }
             p.token_hashes.push_back(*h);
           }
         }
         if (auto certs = r.StringArray(e, ptr, "certificates", false, true)) {
           for (std::size_t j = 0; j < certs->size(); ++j) {
-            if (!identities.insert((*certs)[j]).second) {
-              r.Error(JsonPointerJoin(ptr + "/certificates", j), "duplicate-id", "this certificate identity is listed twice");
+            const std::string cptr = JsonPointerJoin(ptr + "/certificates", j);
+            std::string& identity = (*certs)[j];
+            if (std::string problem = CertificateIdentityProblem(identity); !problem.empty()) {
+              r.Error(cptr, "certificate-identity", std::move(problem));
+              continue;
             }
+            if (auto [first, fresh] = identities.emplace(identity, FirstSeen{i, cptr}); !fresh) {
+              r.Error(cptr, "duplicate-credential", duplicate(first->second, i, "certificate identity"));
+              continue;
+            }
+            p.certificates.push_back(std::move(identity));
           }
-          p.certificates = std::move(*certs);
         }
-        if (p.token_hashes.empty() && p.certificates.empty() && e.is_object()) {
-          r.Error(ptr, "credentials", "principal '" + p.id + "' has neither tokens nor certificates: it could never authenticate");
+        // Entries that are malformed or duplicate have their own errors; this is about listing none.
+        auto lists = [&e](const char* member) {
+          auto m = e.find(member);
+          return m != e.end() && !(m->is_array() && m->empty());
+        };
+        if (!lists("tokens") && !lists("certificates")) {
+          r.Error(ptr, "credentials", "principal '" + Printable(p.id) + "' has neither tokens nor certificates: it could never authenticate");
         }
-        c.principals.push_back(std::move(p));
       }
     }
     // auth
     if (auto it = root.find("auth"); it != root.end() &&
         r.Object(*it, "/auth", {"max_failures", "failure_window_ms", "block_ms"})) {
-      if (auto v = r.Integer(*it, "/auth", "max_failures", false, 1, 1000000)) c.throttle.max_failures = static_cast<int>(*v);
-      Millis(r, *it, "/auth", "failure_window_ms", 1000, 24 * 3600 * 1000, &c.throttle.window);
-      Millis(r, *it, "/auth", "block_ms", 1000, 24 * 3600 * 1000, &c.throttle.block);
+      if (auto v = r.Integer(*it, "/auth", "max_failures", false, 1, 1000000)) c.auth.max_failures = static_cast<int>(*v);
+      Millis(r, *it, "/auth", "failure_window_ms", 1000, 24 * 3600 * 1000, &c.auth.failure_window);
+      Millis(r, *it, "/auth", "block_ms", 1000, 24 * 3600 * 1000, &c.auth.block);
     }
   }
   if (r.error_count() > 0) {
+    const Diagnostic& first = (*errors)[errors_before];
     return Status::InvalidArgument(std::to_string(r.error_count()) + " error(s) in " + path + "; the first: " +
-                                   (*errors)[0].pointer + ": " + (*errors)[0].message);
+                                   (first.pointer.empty() ? "(document)" : first.pointer) + ": " + first.message);
   }
   return c;
 }

@@ -25,6 +25,7 @@
 #include "providers/http/runtime.h"
 #include "tools/cli.h"
 #include "tools/keyward-server/config.h"
+#include "tools/keyward-server/preflight.h"
 
 namespace po = boost::program_options;
 using keyward::Diagnostic;
@@ -47,7 +48,8 @@ Usage:
   keyward-server --help | --version
 
   --config FILE   the server configuration (docs/config.md)
-  --check         validate the configuration, the policy and the provider sections, then exit
+  --check         validate the configuration (and load the TLS and signing key files it names), the
+                  policy and the provider sections, then exit
   mint-token      create a bearer token for a principal: the token is printed once; put the printed
                   hash (never the token) in the configuration
 
@@ -74,22 +76,6 @@ void Log(const std::string& message) {
 
 void PrintDiagnostics(const std::string& file, const std::vector<Diagnostic>& diags) {
   for (const Diagnostic& d : diags) std::fprintf(stderr, "%s: %s\n", file.c_str(), d.ToString().c_str());
-}
-
-// Every provider the policy names must be configured, with the same type.
-std::vector<std::string> CrossCheck(const keyward::policy::Policy& policy,
-                                    const std::map<std::string, keyward::ProviderType>& configured) {
-  std::vector<std::string> problems;
-  for (const auto& p : policy.providers) {
-    auto it = configured.find(p.id);
-    if (it == configured.end()) {
-      problems.push_back("the policy's provider '" + p.id + "' is not configured (add a section to \"providers\")");
-    } else if (it->second != p.type) {
-      problems.push_back("provider '" + p.id + "' is " + std::string(keyward::ProviderTypeName(p.type)) +
-                         " in the policy but " + std::string(keyward::ProviderTypeName(it->second)) + " in the configuration");
-    }
-  }
-  return problems;
 }
 
 std::string AuditMetrics(const keyward::audit::AuditStats& s) {
@@ -165,11 +151,15 @@ int MintToken(const std::vector<std::string>& args) {
   cl.visible.add_options()("principal", po::value<std::string>()->required(), "the principal the token authenticates");
   int code = kExitOk;
   if (!cl.Parse(args, "Usage: keyward-server mint-token --principal ID", &code)) return code;
+  const std::string principal = cl.Get<std::string>("principal");
+  if (const std::string problem = keyward::server::PrincipalIdProblem(principal); !problem.empty()) {
+    std::cerr << "keyward-server: --principal: " << problem << "\nUsage: keyward-server mint-token --principal ID\n";
+    return kExitUsage;
+  }
   const std::string token = keyward::http::MintToken();
   std::cout << "token (shown once; give it to the pipeline, e.g. as KEYWARD_TOKEN):\n  " << token << "\n\n"
             << "add to \"principals\" in the server configuration (the hash, never the token):\n"
-            << "  {\"id\": \"" << cl.Get<std::string>("principal") << "\", \"tokens\": [\""
-            << keyward::http::TokenHashString(token) << "\"]}\n";
+            << "  " << keyward::server::PrincipalEntryLine(principal, keyward::http::TokenHashString(token)) << "\n";
   return kExitOk;
 }
 
@@ -193,6 +183,10 @@ int Serve(const std::string& config_path, bool check_only) {
     PrintDiagnostics(config_path, diags);
     return kExitInvalid;
   }
+  if (!keyward::server::Preflight(*config, &diags).ok()) {
+    PrintDiagnostics(config_path, diags);
+    return kExitInvalid;
+  }
   std::vector<Diagnostic> policy_diags;
   auto policy = keyward::policy::LoadPolicyFile(config->policy_path, &policy_diags);
   if (!policy.has_value()) {
@@ -209,7 +203,7 @@ int Serve(const std::string& config_path, bool check_only) {
 
   auto runtime = keyward::http::IoRuntime::Start();
   std::vector<std::unique_ptr<keyward::Provider>> providers;
-  std::map<std::string, keyward::ProviderType> configured;
+  std::map<std::string, keyward::server::ConfiguredProvider> configured;
   std::vector<Diagnostic> provider_diags;
   bool providers_ok = true;
   for (std::size_t i = 0; i < config->providers.size(); ++i) {
@@ -227,15 +221,15 @@ int Serve(const std::string& config_path, bool check_only) {
       providers_ok = false;
       continue;
     }
-    configured[(*p)->id()] = (*p)->type();
+    configured[(*p)->id()] = {(*p)->type(), i};
     providers.push_back(std::move(*p));
   }
   if (!providers_ok || !provider_diags.empty()) {
     PrintDiagnostics(config_path, provider_diags);
     return kExitInvalid;
   }
-  if (auto problems = CrossCheck(*policy, configured); !problems.empty()) {
-    for (const auto& p : problems) std::fprintf(stderr, "%s: error: %s\n", config_path.c_str(), p.c_str());
+  if (auto problems = keyward::server::CrossCheckProviders(*policy, configured); !problems.empty()) {
+    PrintDiagnostics(config_path, problems);
     return kExitInvalid;
   }
   const std::string version = policy->version;
@@ -274,7 +268,7 @@ int Serve(const std::string& config_path, bool check_only) {
         return it == by_id.end() ? nullptr : it->second;
       },
       &log, &metrics);
-  keyward::http::Authenticator auth(config->principals, config->throttle);
+  keyward::http::Authenticator auth(config->principals, keyward::server::MakeThrottle(config->auth));
   keyward::http::ApiDeps deps;
   deps.resolver = &resolver;
   deps.auth = &auth;
@@ -305,13 +299,15 @@ int Serve(const std::string& config_path, bool check_only) {
     if (sig == SIGHUP) {
       std::vector<Diagnostic> d;
       auto next = keyward::policy::LoadPolicyFile(config->policy_path, &d);
-      std::vector<std::string> problems;
-      if (next.has_value()) problems = CrossCheck(*next, configured);
+      std::vector<Diagnostic> problems;
+      if (next.has_value()) problems = keyward::server::CrossCheckProviders(*next, configured);
       const std::string old_version(store->Current()->version());
       if (!next.has_value() || !problems.empty()) {
-        const std::string why = next.has_value() ? problems.front() : next.error().message();
+        const std::string why = next.has_value() ? problems.front().pointer + ": " + problems.front().message
+                                                 : next.error().message();
         Log("policy reload failed, keeping version " + old_version + ": " + why);
         for (const Diagnostic& x : d) Log("  " + x.ToString());
+        for (const Diagnostic& x : problems) Log("  " + x.ToString());
         (void)RecordEvent(log, "policy.reload", "error", old_version, why);
         continue;
       }
