@@ -26,6 +26,22 @@ Secret references
       * a tuple (provider, scope, key), or a SecretRef, which is one;
       * a dict {"provider": ..., "scope": ..., "key": ...} ("scope" may be left out).
 
+Listing
+    list(fabric, provider, scope) returns a SecretListing of what this principal may list in that one
+    scope: .keys (iterating yields their SecretRefs) and .scopes, the sub-scopes below which it may
+    list something, each a full scope to pass to list() in turn — Vault paths below the one listed
+    (listing a bare mount, "secret", is allowed), or, for a Databricks provider listed with the scope
+    "", its secret scopes. Names only, never values:
+
+        listing = client.list("emr-etl", "vault", "secret")     # a bare Vault mount
+        listing.keys                                             # [] (a mount holds no keys itself)
+        listing.scopes                                           # ("secret/data-eng",)
+        for scope in listing.scopes:
+            print(scope, client.list("emr-etl", "vault", scope).scopes)
+
+    Where no rule lets the principal list anything in or below the scope, list() raises
+    PermissionDenied, whether or not the scope exists. Listing is audited too.
+
 Values
     A value is a str, or bytes when the secret is not valid UTF-8 (the server then sends it base64 and
     the client decodes it). The objects that hold values (Secret, ResolveResult) print as
@@ -37,13 +53,18 @@ Errors
     Every failure raises a KeywardError subclass named for the server's error code — PermissionDenied,
     NotFound, Unauthenticated, InvalidArgument, Unimplemented, ResourceExhausted, Unavailable, ... —
     with .code, .message, .request_id and .http_status. PermissionDenied.denied lists the refused refs.
-    Network problems (refused connection, TLS failure, timeout) raise Unavailable with the original
-    error as __cause__.
+    ResourceExhausted (429) is also what an address gets once it has failed to authenticate too often:
+    then every request from it is refused, valid token or not, and .retry_after says in how many
+    seconds to try again. Network problems (refused connection, TLS failure, timeout, a connection
+    closed without an answer — as keyward does with a request it did not receive in time) raise
+    Unavailable with the original error as __cause__.
 
 Request ids
     Each request carries an X-Request-Id, which the server records in every audit entry of the request
     and returns. Pass request_id= (to the client, or to one call) to correlate the accesses with your
-    job run; otherwise the client makes a random one. Results and errors carry it as .request_id.
+    job run; otherwise the client makes a random one. Results and errors carry it as .request_id: the
+    id the server answered with, which is the one sent — except when the server refused a request
+    before reading its X-Request-Id header (a request header too large), and gave it one of its own.
 """
 
 from __future__ import annotations
@@ -248,15 +269,24 @@ class ResolveResult:
 
 
 class SecretListing:
-    """The answer to KeywardClient.list: the refs this principal may list (never values).
+    """The answer to KeywardClient.list: what this principal may list in one scope (names, never values).
 
-    Iterating yields SecretRefs; .keys is the list of key names; .audit and .request_id as for resolve.
+    .refs        the keys this principal may list there, as SecretRefs, in the server's order
+    .keys        the same as key names
+    .scopes      the sub-scopes below which this principal may list something, as full scopes to pass
+                 to list() in turn ("secret/data-eng/snowflake"; a Databricks scope name when the scope
+                 listed was ""), in the server's order
+    .audit, .request_id   as for resolve
+
+    Iterating yields the refs (not the scopes); len() counts them; `ref in listing` asks about one.
     """
 
-    __slots__ = ("refs", "audit", "request_id")
+    __slots__ = ("refs", "scopes", "audit", "request_id")
 
-    def __init__(self, refs: Sequence[SecretRef], audit: AuditRange, request_id: Optional[str]) -> None:
+    def __init__(self, refs: Sequence[SecretRef], audit: AuditRange, request_id: Optional[str],
+                 scopes: Sequence[str] = ()) -> None:
         self.refs: Tuple[SecretRef, ...] = tuple(refs)
+        self.scopes: Tuple[str, ...] = tuple(scopes)
         self.audit = audit
         self.request_id = request_id
 
@@ -277,7 +307,8 @@ class SecretListing:
             return False
 
     def __repr__(self) -> str:
-        return f"SecretListing({[str(r) for r in self.refs]!r}, audit={tuple(self.audit)!r})"
+        scopes = f", scopes={list(self.scopes)!r}" if self.scopes else ""
+        return f"SecretListing({[str(r) for r in self.refs]!r}{scopes}, audit={tuple(self.audit)!r})"
 
 
 class FabricProvider(NamedTuple):
@@ -326,24 +357,29 @@ class KeywardError(Exception):
     .request_id   the request id, to find the request in the server's log and audit log
     .http_status  the HTTP status, or None when no answer arrived
     .denied       the refused refs (DeniedRef), when the server named them
+    .retry_after  seconds to wait before trying again, when the server said (Retry-After), else None
     """
 
     code = "unknown"
     http_status_default: Optional[int] = None
 
     def __init__(self, message: str, *, code: Optional[str] = None, request_id: Optional[str] = None,
-                 http_status: Optional[int] = None, denied: Iterable[DeniedRef] = ()) -> None:
+                 http_status: Optional[int] = None, denied: Iterable[DeniedRef] = (),
+                 retry_after: Optional[int] = None) -> None:
         super().__init__(message)
         self.code = code or type(self).code
         self.message = message
         self.request_id = request_id
         self.http_status = http_status
         self.denied: Tuple[DeniedRef, ...] = tuple(denied)
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         where = [f"HTTP {self.http_status}"] if self.http_status is not None else []
         if self.request_id:
             where.append(f"request id {self.request_id}")
+        if self.retry_after is not None:
+            where.append(f"retry after {self.retry_after} s")
         text = f"{self.code}: {self.message}"
         if self.denied:
             text += "; denied: " + ", ".join(map(str, self.denied))
@@ -355,11 +391,13 @@ class KeywardError(Exception):
 
     def __reduce__(self):
         # Keeps the fields across pickling (Spark ships exceptions between processes).
-        return (_rebuild_error, (type(self), self.message, self.code, self.request_id, self.http_status, self.denied))
+        return (_rebuild_error, (type(self), self.message, self.code, self.request_id, self.http_status, self.denied,
+                                 self.retry_after))
 
 
-def _rebuild_error(cls, message, code, request_id, http_status, denied):
-    return cls(message, code=code, request_id=request_id, http_status=http_status, denied=denied)
+def _rebuild_error(cls, message, code, request_id, http_status, denied, retry_after=None):
+    return cls(message, code=code, request_id=request_id, http_status=http_status, denied=denied,
+               retry_after=retry_after)
 
 
 class InvalidArgument(KeywardError):
@@ -403,7 +441,8 @@ class Aborted(KeywardError):
 
 
 class ResourceExhausted(KeywardError):
-    """429: too many failed authentications from this address, or a provider's rate limit."""
+    """429: too many failed authentications from this address — every request from it is then refused,
+    valid credentials or not, for .retry_after seconds — or a provider's quota or size limit."""
     code = "resource_exhausted"
 
 
@@ -419,7 +458,8 @@ class DataLoss(KeywardError):
 
 class Unavailable(KeywardError):
     """503, or no answer at all: the server, a provider or the audit log cannot serve now (nothing was
-    released), or the network failed (then __cause__ is the original error). Retrying later may work."""
+    released) — a provider refusing keyward's own credentials included —, or the network failed (then
+    __cause__ is the original error). Retrying later may work."""
     code = "unavailable"
 
 
@@ -429,7 +469,8 @@ class Cancelled(Unavailable):
 
 
 class DeadlineExceeded(KeywardError):
-    """504 (or 408): a provider did not answer in time, or the request was not received in time."""
+    """504: a provider did not answer in time. (A 408 from a proxy in between maps here too; keyward
+    itself closes a request it did not receive in time without an answer: Unavailable.)"""
     code = "deadline_exceeded"
 
 
@@ -452,10 +493,19 @@ _BY_STATUS: Dict[int, Type[KeywardError]] = {
 }
 
 
+def _retry_after(header: Optional[str]) -> Optional[int]:
+    # Retry-After in delta-seconds, as keyward sends it; the HTTP-date form (from proxies) is not used.
+    if header is None or not re.fullmatch(r"[0-9]{1,9}", header.strip()):
+        return None
+    return int(header.strip())
+
+
 def _error_from_response(status: int, reason: str, body: bytes, header_request_id: Optional[str],
-                         sent_request_id: str) -> KeywardError:
+                         sent_request_id: str, retry_after: Optional[str] = None) -> KeywardError:
     """The exception for an HTTP error answer. The body of an error never holds a secret value; still,
-    only the fields of keyward's error shape are taken from it, never raw text."""
+    only the fields of keyward's error shape are taken from it, never raw text. The request id is the
+    body's (keyward's own refusals — 413, 431, 400 for malformed HTTP, 503 for too many connections —
+    carry one too), else the X-Request-Id header's, else the one sent."""
     fields: Mapping = {}
     try:
         doc = json.loads(body.decode("utf-8"))
@@ -475,13 +525,14 @@ def _error_from_response(status: int, reason: str, body: bytes, header_request_i
         return ProtocolError(f"the server answered HTTP {status} {reason} (a redirect); keyward never redirects and "
                              "the client does not follow redirects: check the URL", request_id=request_id,
                              http_status=status)
+    wait = _retry_after(retry_after)
     if code is None:
         cls = _BY_STATUS.get(status, Unavailable if status >= 500 else ProtocolError)
         return cls(f"HTTP {status} {reason}, without a keyward error body (a proxy in between, or not a keyward "
-                   "server?)", request_id=request_id, http_status=status)
+                   "server?)", request_id=request_id, http_status=status, retry_after=wait)
     cls = _BY_CODE.get(code) or _BY_STATUS.get(status, KeywardError)
     return cls(message or f"HTTP {status} {reason}", code=code, request_id=request_id, http_status=status,
-               denied=denied)
+               denied=denied, retry_after=wait)
 
 
 # --- response shapes --------------------------------------------------------------------------------
@@ -645,11 +696,19 @@ class KeywardClient:
         return self.resolve(fabric, [ref], request_id=request_id).values[0]
 
     def list(self, fabric: str, provider: str, scope: str = "", *, request_id: Optional[str] = None) -> SecretListing:
-        """Lists the keys of `scope` at `provider` that this principal may list on `fabric` (names, never
-        values). The scope is "" for environment variables; a Vault path ("secret/data-eng/snowflake")
-        or a Databricks secret scope otherwise. The listing is audited too."""
+        """Lists what this principal may list in `scope` at `provider` on `fabric`: the keys (names, never
+        values) and the sub-scopes below which it may list more (.scopes, full scopes to list in turn).
+
+        scope   "" for environment variables; a Vault mount or path ("secret", "secret/data-eng");
+                a Databricks secret scope, or "" for the list of Databricks scopes.
+
+        Returns a SecretListing (possibly empty). Raises PermissionDenied when no rule lets this
+        principal list anything in or below the scope (whether or not it exists: the provider is not
+        asked then); NotFound for an unknown fabric or provider, or a scope the provider does not have;
+        InvalidArgument for a scope malformed for the provider. The listing is audited too."""
+        # quote: a space is sent as %20 and '+' as %2B (the server would take a bare '+' for a space).
         query = urllib.parse.urlencode({"provider": _check_str("provider", provider), "scope": _check_str("scope", scope)},
-                                       quote_via=urllib.parse.quote)  # %20, not '+': the server decodes RFC 3986
+                                       quote_via=urllib.parse.quote)
         path = f"/v1/fabrics/{_segment(fabric, 'fabric')}/secrets?{query}"
         _, data, rid = self._call("GET", path, None, request_id)
         doc = _parse_json(data, rid)
@@ -661,7 +720,15 @@ class KeywardClient:
             if not isinstance(item, dict) or not isinstance(item.get("key"), str):
                 raise _bad_response("an entry of 'secrets' has no key", rid)
             refs.append(SecretRef(str(item.get("provider", provider)), str(item.get("scope", scope)), item["key"]))
-        return SecretListing(refs, _parse_audit(doc, rid), rid)
+        scope_items = doc.get("scopes", [])  # servers before sub-scopes were listed do not send it
+        if not isinstance(scope_items, list):
+            raise _bad_response("'scopes' is not a list", rid)
+        scopes = []
+        for item in scope_items:
+            if not isinstance(item, dict) or not isinstance(item.get("scope"), str):
+                raise _bad_response("an entry of 'scopes' has no scope", rid)
+            scopes.append(item["scope"])
+        return SecretListing(refs, _parse_audit(doc, rid), rid, scopes)
 
     def fabrics(self, *, request_id: Optional[str] = None) -> List[Fabric]:
         """The fabrics this principal may use, each with its kind and providers (ids and types; never
@@ -754,7 +821,8 @@ class KeywardClient:
                 err_body = b""
             finally:
                 e.close()
-            error = _error_from_response(e.code, str(e.reason), err_body, e.headers.get("X-Request-Id"), rid)
+            error = _error_from_response(e.code, str(e.reason), err_body, e.headers.get("X-Request-Id"), rid,
+                                         e.headers.get("Retry-After"))
         except KeywardError:
             raise
         except (urllib.error.URLError, OSError, ValueError, ssl.SSLError) as e:

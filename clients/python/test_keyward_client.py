@@ -4,9 +4,11 @@
 
 The server runs on an ephemeral loopback port with everything it needs in a temporary directory: a
 signing key from `keyward-audit keygen`, tokens from `keyward-server mint-token`, a configuration and a
-policy written here, and the environment provider serving demo variables the test sets. When a server
-stops, the test checks that it stopped cleanly, that `keyward-audit verify` accepts its log, and that
-no secret value appears in any byte it wrote. Every exception a test provokes is checked to hold no
+policy written here, and the environment provider serving demo variables the test sets (the listing
+tests add Vault and Databricks providers, answered by a minimal in-process double of their APIs, and
+the throttling test a server of its own with a low failure limit). When a server stops, the test
+checks that it stopped cleanly, that `keyward-audit verify` accepts its log, and that no secret value
+appears in any byte it wrote. Every exception a test provokes is checked to hold no
 secret value either.
 
 KEYWARD_BIN_DIR (default: build/debug/bin under the repository) must hold keyward-server and
@@ -29,8 +31,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 import unittest
+import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import keyward_client as kc  # noqa: E402
 from keyward_client import (  # noqa: E402
     AuditRange, DeniedRef, Fabric, FabricProvider, InvalidArgument, KeywardClient, KeywardError, NotFound,
-    PermissionDenied, ProtocolError, SecretRef, Unauthenticated, Unavailable, Unimplemented)
+    PermissionDenied, ProtocolError, ResourceExhausted, SecretRef, Unauthenticated, Unavailable, Unimplemented)
 
 REPO = Path(__file__).resolve().parents[2]
 ORIGIN = "keyward.test/python-client"
@@ -116,27 +120,34 @@ class KeywardServer:
     and searches every byte the server wrote for the secret values; it raises AssertionError otherwise.
     """
 
-    def __init__(self, tls: dict | None = None, principals: list | None = None) -> None:
+    def __init__(self, tls: dict | None = None, principals: list | None = None, *, policy: dict | None = None,
+                 providers: list | None = None, auth: dict | None = None, files: dict | None = None) -> None:
+        """policy, providers (extra provider sections besides "env") and auth replace the defaults;
+        files ({name: text}) are written beside the configuration (credential files)."""
         self.dir = Path(tempfile.mkdtemp(prefix="keyward-pytest-"))
         try:
-            self._start(tls, principals)
+            self._start(tls, principals, policy, providers, auth, files)
         except BaseException:
             shutil.rmtree(self.dir, ignore_errors=True)
             raise
 
-    def _start(self, tls: dict | None, principals: list | None) -> None:
+    def _start(self, tls: dict | None, principals: list | None, policy: dict | None, providers: list | None,
+               auth: dict | None, files: dict | None) -> None:
         self.token, token_hash = mint_token("pipeline-test")
         run([bin_dir() / "keyward-audit", "keygen", "--out", self.dir / "audit", "--name", ORIGIN], check=True)
-        (self.dir / "policy.json").write_text(json.dumps(POLICY, indent=2))
+        (self.dir / "policy.json").write_text(json.dumps(policy or POLICY, indent=2))
+        for name, text in (files or {}).items():
+            (self.dir / name).write_text(text)
         config = {
             "listen": {"address": "127.0.0.1", "port": 0},
             "audit": {"database": "audit.db", "origin": ORIGIN, "signing_key": "audit.key",
                       "checkpoint_interval_ms": 200, "checkpoint_export": "checkpoints.notes"},
             "policy": "policy.json",
-            "providers": [{"id": "env", "type": "environment", "prefix": "KWPY_DEMO_", "allow": ["KWPY_SECRET_DENIED"]}],
+            "providers": [{"id": "env", "type": "environment", "prefix": "KWPY_DEMO_", "allow": ["KWPY_SECRET_DENIED"]}]
+                         + (providers or []),
             "principals": [{"id": "pipeline-test", "tokens": [token_hash]}] + (principals or []),
             # The bad-token tests fail on purpose, all from 127.0.0.1: do not throttle them.
-            "auth": {"max_failures": 100000},
+            "auth": auth or {"max_failures": 100000},
         }
         if tls:
             config["tls"] = tls
@@ -184,6 +195,11 @@ class KeywardServer:
     def stderr(self) -> str:
         with self._cond:
             return self._err.decode(errors="replace")
+
+    def audit_entries(self) -> list:
+        """The audit log's entries so far, read beside the running server as an auditor would."""
+        show = run([bin_dir() / "keyward-audit", "show", self.dir / "audit.db", "--json"], check=True)
+        return json.loads(show.stdout.decode())
 
     def stop(self) -> None:
         try:
@@ -287,6 +303,8 @@ class ServerTest(KeywardTestCase):
     def test_list_names_keys_the_principal_may_list(self) -> None:
         listing = self.client.list("demo", "env")
         self.assertEqual(listing.keys, ["KWPY_DEMO_BINARY", "KWPY_DEMO_PASSWORD", "KWPY_DEMO_USER"])
+        self.assertEqual(len(listing), 3)
+        self.assertEqual(listing.scopes, ())  # environment variables have no scopes
         self.assertIn("env:KWPY_DEMO_USER", listing)
         self.assertEqual(listing.audit.origin, ORIGIN)
         self.assertNoSecret(repr(listing), "a listing")
@@ -376,12 +394,239 @@ class ServerTest(KeywardTestCase):
         with self.assertRaises(ValueError):
             KeywardClient(self.server.url, request_id="x" * 129)
 
+    def test_the_servers_own_refusals_carry_a_request_id(self) -> None:
+        # 431: a request line longer than the header limit (8 KiB) is refused before its X-Request-Id
+        # header is read, so the server names the request itself.
+        client = KeywardClient(self.server.url, self.server.token, request_id="refused-1")
+        e = self.assertKeywardError(InvalidArgument, client.list, "f" * 9000, "env")
+        self.assertEqual(e.http_status, 431)
+        self.assertIn("request header larger than", e.message)
+        self.assertRegex(e.request_id, r"^kw-[0-9a-f]{8}-\d+$")
+        # 413: the header was read, so the server answers with the client's id.
+        e = self.assertKeywardError(InvalidArgument, client.put, "demo", "env", "", "KWPY_DEMO_BIG", "x" * 70000)
+        self.assertEqual((e.http_status, e.request_id), (413, "refused-1"))
+        self.assertIn("request body larger than 65536 bytes", e.message)
+        # The server still serves.
+        self.assertEqual(client.resolve_one("demo", "env:KWPY_DEMO_USER"), USER)
+
     def test_errors_survive_pickling(self) -> None:
         e = self.assertKeywardError(PermissionDenied, self.client.resolve_one, "demo", "env:KWPY_SECRET_DENIED")
         back = pickle.loads(pickle.dumps(e))
         self.assertIsInstance(back, PermissionDenied)
         self.assertEqual((back.code, back.message, back.request_id, back.http_status, back.denied),
                          (e.code, e.message, e.request_id, e.http_status, e.denied))
+
+
+# --- listing scopes and throttling, against the real server ------------------------------------------
+
+VAULT_TOKEN = "hvs.python-client-test"
+DBX_TOKEN = "dapi-python-client-test"
+# Names only: listing never reads a value, so the doubles hold none worth protecting.
+VAULT_KV = {"team-a/db": ["user", "password", "root"], "team-a/db/replica": ["user"], "team-a/api": ["token"],
+            "team-b/db": ["user"]}
+DBX_SCOPES = {"sales": ["admin-key", "api-key", "client-id"], "marketing": ["token"]}
+
+LISTING_POLICY = {
+    "format": "keyward-policy/1",
+    "description": "python client tests: listing",
+    "providers": [{"id": "vault", "type": "vault"}, {"id": "dbx", "type": "databricks"},
+                  {"id": "env", "type": "environment"}, {"id": "vault-stale", "type": "vault"}],
+    "fabrics": [{"id": "lake", "kind": "databricks", "providers": ["vault", "dbx", "env", "vault-stale"]}],
+    "rules": [
+        {"id": "team-a-lists", "effect": "allow", "principals": ["pipeline-test"], "fabrics": ["lake"],
+         "providers": ["vault", "vault-stale"], "secrets": ["secret/team-a/**/*"], "actions": ["list"]},
+        {"id": "sales-lists", "effect": "allow", "principals": ["pipeline-test"], "fabrics": ["lake"],
+         "providers": ["dbx"], "secrets": ["sales/*"], "actions": ["list"]},
+        {"id": "env-lists", "effect": "allow", "principals": ["pipeline-test"], "fabrics": ["lake"],
+         "providers": ["env"], "secrets": ["KWPY_DEMO_*"], "actions": ["list"]},
+        {"id": "no-root", "effect": "deny", "principals": ["*"], "fabrics": ["*"], "providers": ["vault"],
+         "secrets": ["secret/**/root"], "actions": ["*"]},
+        {"id": "no-admin-keys", "effect": "deny", "principals": ["*"], "fabrics": ["*"], "providers": ["dbx"],
+         "secrets": ["sales/admin-*"], "actions": ["*"]},
+    ],
+}
+
+
+class _ProviderDouble(http.server.BaseHTTPRequestHandler):
+    """Just enough of Vault (token auth, KV v1 mounted at secret/) and of the Databricks Secrets API for
+    keyward to list names (VAULT_KV, DBX_SCOPES). Records every request in server.seen."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        path, query = urllib.parse.unquote(url.path), urllib.parse.parse_qs(url.query)
+        self.server.seen.append(self.path)
+        status, body = self._route(path, query)
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _route(self, path: str, query: dict):
+        if path.startswith("/api/2.0/secrets/"):
+            if self.headers.get("Authorization") != f"Bearer {DBX_TOKEN}":
+                return 403, {"error_code": "PERMISSION_DENIED", "message": "Invalid access token."}
+            if path == "/api/2.0/secrets/scopes/list":
+                return 200, {"scopes": [{"name": n, "backend_type": "DATABRICKS"} for n in sorted(DBX_SCOPES)]}
+            if path == "/api/2.0/secrets/list":
+                scope = query.get("scope", [""])[0]
+                if scope not in DBX_SCOPES:
+                    return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"Scope {scope} does not exist!"}
+                return 200, {"secrets": [{"key": k, "last_updated_timestamp": 0} for k in DBX_SCOPES[scope]]}
+            return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "no such endpoint"}
+        if path == "/v1/sys/health":
+            return 200, {"initialized": True, "sealed": False, "standby": False}
+        if self.headers.get("X-Vault-Token") != VAULT_TOKEN:
+            return 403, {"errors": ["permission denied"]}
+        if path == "/v1/auth/token/lookup-self":
+            return 200, {"data": {"ttl": 0, "renewable": False}}
+        if path.startswith("/v1/sys/internal/ui/mounts/"):
+            return 200, {"data": {"path": "secret/", "type": "kv", "options": {"version": "1"}}}
+        if path.startswith("/v1/secret/"):
+            rel = path[len("/v1/secret/"):].rstrip("/")
+            if query.get("list") == ["true"]:
+                prefix = rel + "/" if rel else ""
+                children = sorted({p[len(prefix):].split("/")[0] + ("/" if "/" in p[len(prefix):] else "")
+                                   for p in VAULT_KV if p.startswith(prefix)})
+                return (200, {"data": {"keys": children}}) if children else (404, {"errors": []})
+            if rel in VAULT_KV:
+                return 200, {"data": {k: "-" for k in VAULT_KV[rel]}}
+            return 404, {"errors": []}
+        return 404, {"errors": []}
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class ListingTest(KeywardTestCase):
+    """Listing keys and sub-scopes of Vault and Databricks (test doubles), under LISTING_POLICY."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.double = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ProviderDouble)
+        cls.double.seen = []
+        threading.Thread(target=cls.double.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{cls.double.server_address[1]}"
+        try:
+            cls.server = KeywardServer(
+                policy=LISTING_POLICY,
+                providers=[{"id": "vault", "type": "vault", "address": url, "allow_plain_http": True,
+                            "auth": {"method": "token", "token": {"file": "vault-token"}},
+                            "http": {"retry": {"max_attempts": 1}}},
+                           {"id": "dbx", "type": "databricks", "workspace_url": url, "allow_plain_http": True,
+                            "token": {"file": "dbx-token"}},
+                           # The same Vault, with a token it does not know.
+                           {"id": "vault-stale", "type": "vault", "address": url, "allow_plain_http": True,
+                            "auth": {"method": "token", "token": {"file": "stale-token"}},
+                            "http": {"retry": {"max_attempts": 1}}}],
+                files={"vault-token": VAULT_TOKEN, "dbx-token": DBX_TOKEN, "stale-token": "hvs.revoked"})
+        except BaseException:
+            cls.double.shutdown()
+            cls.double.server_close()
+            raise
+        cls.client = KeywardClient(cls.server.url, cls.server.token)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        try:
+            cls.server.stop()
+        finally:
+            cls.double.shutdown()
+            cls.double.server_close()
+
+    def test_a_bare_vault_mount_lists_the_sub_scopes_the_principal_may_list_in(self) -> None:
+        listing = self.client.list("lake", "vault", "secret")
+        self.assertEqual(listing.scopes, ("secret/team-a",))  # not secret/team-b: no rule lists anything there
+        self.assertEqual((listing.keys, len(listing), list(listing)), ([], 0, []))
+        self.assertIn("scopes=['secret/team-a']", repr(listing))
+
+    def test_scopes_are_full_scopes_to_list_in_turn(self) -> None:
+        team = self.client.list("lake", "vault", "secret/team-a")
+        self.assertEqual(team.scopes, ("secret/team-a/api", "secret/team-a/db"))
+        db = self.client.list("lake", "vault", team.scopes[1])
+        # Each key is decided on its own: the deny rule no-root removes "root".
+        self.assertEqual(db.keys, ["password", "user"])
+        self.assertEqual(list(db), [SecretRef("vault", "secret/team-a/db", "password"),
+                                    SecretRef("vault", "secret/team-a/db", "user")])
+        self.assertEqual(db.scopes, ("secret/team-a/db/replica",))
+        entry = self._entry(db.audit.first_seq)
+        self.assertEqual((entry["action"], entry["decision"], entry["reason"], entry["scope"]),
+                         ("list", "allow", "rule:team-a-lists", "secret/team-a/db"))
+        self.assertEqual(entry["detail"], "2 of 3 keys, 1 of 1 scopes listed")
+
+    def test_databricks_without_a_scope_lists_the_scopes(self) -> None:
+        listing = self.client.list("lake", "dbx")
+        self.assertEqual((listing.scopes, listing.keys), (("sales",), []))  # not marketing
+        self.assertEqual(self.client.list("lake", "dbx", "sales").keys, ["api-key", "client-id"])  # not admin-key
+
+    def test_where_nothing_may_be_listed_the_provider_is_not_asked(self) -> None:
+        asked = len(self.double.seen)
+        for provider, scope in (("vault", "secret/team-b"), ("vault", "secret/no-such-team"), ("dbx", "marketing"),
+                                ("dbx", "no-such-scope")):
+            with self.subTest(scope=scope):
+                e = self.assertKeywardError(PermissionDenied, self.client.list, "lake", provider, scope)
+                self.assertEqual(e.message, f"listing {provider}:{scope} is denied (default: no rule allows it)")
+                entry = self._entry(None, e.request_id)
+                self.assertEqual((entry["decision"], entry["reason"]), ("deny", "default"))
+        self.assertEqual(len(self.double.seen), asked)  # whether the scope exists or not: the same answer
+
+    def test_a_listable_scope_the_provider_does_not_have_is_not_found(self) -> None:
+        self.assertKeywardError(NotFound, self.client.list, "lake", "vault", "secret/team-a/nothing")
+
+    def test_a_missing_provider_names_the_ones_this_principal_may_use(self) -> None:
+        e = self.assertKeywardError(InvalidArgument, self.client.list, "lake", "")
+        self.assertEqual(e.message, "the query parameter 'provider' is required (here: vault, dbx, env, vault-stale)")
+
+    def test_a_provider_refusing_keywards_credentials_is_unavailable_not_the_callers_problem(self) -> None:
+        e = self.assertKeywardError(Unavailable, self.client.list, "lake", "vault-stale", "secret/team-a")
+        self.assertEqual((e.code, e.http_status), ("unavailable", 503))
+        self.assertIn("the provider refused keyward's own credentials (unauthenticated)", e.message)
+        entry = self._entry(None, e.request_id)
+        self.assertEqual((entry["decision"], entry["reason"]), ("error", "error:unauthenticated"))
+
+    def _entry(self, seq, request_id=None) -> dict:
+        for entry in self.server.audit_entries():
+            if entry["seq"] == seq or (request_id is not None and entry["request_id"] == request_id):
+                return entry
+        self.fail(f"no audit entry {seq or request_id}")
+
+
+class ThrottlingTest(KeywardTestCase):
+    """An address that fails to authenticate max_failures times is refused (429) for block_ms."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.server = KeywardServer(auth={"max_failures": 2, "failure_window_ms": 60000, "block_ms": 1500})
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.stop()
+
+    def test_the_failure_that_reaches_the_limit_and_what_follows_are_resource_exhausted(self) -> None:
+        bad = KeywardClient(self.server.url, "kw_" + "B" * 43, request_id="throttle-1")
+        good = KeywardClient(self.server.url, self.server.token, request_id="throttle-2")
+        self.assertKeywardError(Unauthenticated, bad.fabrics)
+        e = self.assertKeywardError(ResourceExhausted, bad.fabrics)  # the 2nd failure: refused, and recorded
+        blocked_at = time.monotonic()
+        self.assertEqual((e.code, e.http_status, e.request_id), ("resource_exhausted", 429, "throttle-1"))
+        self.assertEqual(e.retry_after, 2)  # 1.5 s, rounded up
+        self.assertIn("too many failed authentications", e.message)
+        # From then on the address is refused without being checked: a valid token too.
+        e = self.assertKeywardError(ResourceExhausted, good.resolve_one, "demo", "env:KWPY_DEMO_USER")
+        self.assertEqual((e.code, e.request_id), ("resource_exhausted", "throttle-2"))
+        self.assertIn(e.retry_after, (1, 2))
+        self.assertIn("retry after", str(e))
+        back = pickle.loads(pickle.dumps(e))
+        self.assertEqual((type(back), back.retry_after), (ResourceExhausted, e.retry_after))
+        time.sleep(max(0.0, 1.6 - (time.monotonic() - blocked_at)))
+        self.assertEqual(good.resolve_one("demo", "env:KWPY_DEMO_USER"), USER)  # the block is over
+        auths = [(a["reason"], a["detail"]) for a in self.server.audit_entries() if a["action"] == "authenticate"]
+        self.assertEqual(auths, [("unauthenticated", "unknown token"),
+                                 ("throttled", "unknown token; too many failed authentications: further attempts "
+                                               "from this address are refused for 2 s")])
 
 
 # --- no server, or not a keyward server --------------------------------------------------------------
@@ -462,8 +707,21 @@ class NotKeywardTest(KeywardTestCase):
         self.assertRegex(h1["X-Request-Id"], r"^[0-9a-f]{32}$")
         self.assertEqual((m2, p2), ("DELETE", "/v1/fabrics/f/secrets/env/NAME"))  # an empty scope: no segment
         self.stub.answer = (200, {}, b'{"secrets":[],"audit":{"origin":"o","first_seq":4,"last_seq":4}}')
-        self.client.list("f", "vault", "secret/a b")
-        self.assertEqual(self.stub.seen[-1][1], "/v1/fabrics/f/secrets?provider=vault&scope=secret%2Fa%20b")
+        self.client.list("f", "vault", "secret/a b+c")
+        # '+' is sent as %2B: the server decodes a bare '+' in the query to a space.
+        self.assertEqual(self.stub.seen[-1][1], "/v1/fabrics/f/secrets?provider=vault&scope=secret%2Fa%20b%2Bc")
+
+    def test_listed_scopes_are_parsed_and_checked(self) -> None:
+        audit = b'"audit":{"origin":"o","first_seq":4,"last_seq":4}'
+        listed = b'"scopes":[{"provider":"vault","scope":"secret/a/b"}]'
+        self.stub.answer = (200, {}, b'{"secrets":[],' + listed + b"," + audit + b"}")
+        self.assertEqual(self.client.list("f", "vault", "secret/a").scopes, ("secret/a/b",))
+        self.stub.answer = (200, {}, b'{"secrets":[],' + audit + b"}")  # a server from before sub-scopes
+        self.assertEqual(self.client.list("f", "vault", "secret/a").scopes, ())
+        for scopes in (b'"scopes":{}', b'"scopes":[{"provider":"vault"}]', b'"scopes":["secret/a/b"]'):
+            with self.subTest(scopes=scopes):
+                self.stub.answer = (200, {}, b'{"secrets":[],' + scopes + b"," + audit + b"}")
+                self.assertKeywardError(ProtocolError, self.client.list, "f", "vault", "secret/a")
 
 
 # --- no network --------------------------------------------------------------------------------------
@@ -518,10 +776,22 @@ class ResponseParsingTest(KeywardTestCase):
         self.assertIsInstance(err(503, b'{"error":{"code":"cancelled","message":"m"}}'), Unavailable)
         self.assertIsInstance(err(504, b'{"error":{"code":"deadline_exceeded","message":"m"}}'), kc.DeadlineExceeded)
         self.assertIsInstance(err(429, b'{"error":{"code":"resource_exhausted","message":"m"}}'), kc.ResourceExhausted)
-        # A connection-level refusal (413) carries no request id in its body: the header's, else ours.
+        # The server's own refusals (413, 431, ...) carry a request id in the body too: the client's
+        # when the server read it, else one of the server's own. A body without one (a proxy's, an older
+        # server's): the header's, else the one sent.
+        e = err(431, b'{"error":{"code":"invalid_argument","message":"request header larger than 8192 bytes",'
+                     b'"request_id":"kw-0a1b2c3d-7"}}', "kw-0a1b2c3d-7")
+        self.assertEqual((type(e), e.request_id, e.http_status), (InvalidArgument, "kw-0a1b2c3d-7", 431))
         e = err(413, b'{"error":{"code":"invalid_argument","message":"request body larger than 65536 bytes"}}', "hdr-1")
         self.assertEqual((type(e), e.request_id), (InvalidArgument, "hdr-1"))
         self.assertEqual(err(413, b"").request_id, "sent-id")
+        # Retry-After, in seconds, when the server sent it (the HTTP-date form is not used).
+        throttled = b'{"error":{"code":"resource_exhausted","message":"m","request_id":"r"}}'
+        self.assertEqual(kc._error_from_response(429, "R", throttled, "r", "sent-id", "7").retry_after, 7)
+        http_date = "Wed, 21 Oct 2026 07:28:00 GMT"
+        self.assertIsNone(kc._error_from_response(429, "R", throttled, "r", "sent-id", http_date).retry_after)
+        self.assertIsNone(err(429, throttled).retry_after)
+        self.assertIsNone(kc._error_from_response(429, "R", throttled, "r", "sent-id", "\u00b2").retry_after)
         # A code this client does not know yet: by status; no body at all: by status.
         self.assertEqual((type(err(404, b'{"error":{"code":"gone_fishing","message":"m"}}')), err(404, b"").code),
                          (NotFound, "not_found"))
