@@ -26,9 +26,10 @@ class Authorizer {
   // For an operation on a whole scope (listing): may `request.principal` perform `request.action` on
   // anything in `request.scope` or below it? `request.key` is ignored. Constraints are checked as by
   // Decide (the scope validated as a scope: a bare Vault mount, and "" for Databricks meaning every
-  // scope, are valid). Then it is allowed, by the first such rule, when some allow rule could match a
-  // secret there; deny rules are not consulted, because they may cover only some keys: each listed key
-  // must still be decided on its own. Thread-safe; may allocate.
+  // scope, are valid). Then it is denied by the first deny rule that covers every key in and below the
+  // scope; else allowed, by the first such rule, when some allow rule could match a secret there. A deny
+  // rule that covers only some keys does not deny the scope: each listed key is still decided on its
+  // own. Thread-safe; may allocate.
   virtual Decision DecideScope(const AccessRequest& request) const = 0;
 
   // Identifies the policy this Authorizer enforces (SHA-256 hex of its canonical form).

@@ -231,18 +231,32 @@ Decision CompiledPolicy::DecideScope(const AccessRequest& req) const {
   const std::string folded = type == ProviderType::kDatabricks ? FoldCase(req.scope) : std::string(req.scope);
   ctx.scope = folded;
   if (const Constraint* c = Constrain(ctx)) return ConstraintDecision(*c);
+  auto applies = [&](const CompiledRule& rule) {
+    return (rule.actions & ActionBit(ctx.action)) && Test(rule.fabrics, fi) && Test(rule.providers, pi) &&
+           std::any_of(rule.principals.begin(), rule.principals.end(),
+                       [&](const NameGlob& p) { return p.Matches(ctx.principal); });
+  };
+  auto glob = [&](const CompiledSecret& sec) -> const PathGlob& {
+    return type == ProviderType::kDatabricks ? sec.scope_folded : sec.scope;
+  };
+  // A deny rule that covers every key in the scope and below it denies the scope as a whole (Covers is
+  // conservative: when it cannot tell, the keys are decided one by one, as always).
+  const PathGlob here(ctx.scope.empty() ? std::string() : std::string(ctx.scope));
+  const PathGlob below(ctx.scope.empty() ? std::string("**") : std::string(ctx.scope) + "/**");
   for (std::uint32_t i = 0; i < rules_.size(); ++i) {
     const CompiledRule& rule = rules_[i];
-    if (rule.effect != Effect::kAllow || !(rule.actions & ActionBit(ctx.action))) continue;
-    if (!Test(rule.fabrics, fi) || !Test(rule.providers, pi)) continue;
-    if (std::none_of(rule.principals.begin(), rule.principals.end(),
-                     [&](const NameGlob& p) { return p.Matches(ctx.principal); })) {
-      continue;
-    }
+    if (rule.effect != Effect::kDeny || !applies(rule)) continue;
     for (const CompiledSecret& sec : rule.secrets) {
-      if (sec.any || (type == ProviderType::kDatabricks ? sec.scope_folded : sec.scope).MatchesUnder(ctx.scope)) {
+      if (sec.any || (sec.key.matches_everything() && glob(sec).Covers(here) && glob(sec).Covers(below))) {
         return RuleDecision(i);
       }
+    }
+  }
+  for (std::uint32_t i = 0; i < rules_.size(); ++i) {
+    const CompiledRule& rule = rules_[i];
+    if (rule.effect != Effect::kAllow || !applies(rule)) continue;
+    for (const CompiledSecret& sec : rule.secrets) {
+      if (sec.any || glob(sec).MatchesUnder(ctx.scope)) return RuleDecision(i);
     }
   }
   return Decision{};

@@ -181,6 +181,36 @@ TEST(DecideScopeTest, AllowsWhereSomeAllowRuleCouldMatchBelowTheScope) {
   EXPECT_EQ(scope("admin-alice", "dataproc-ml", "env", "").decided_by, "provider-not-on-fabric");
 }
 
+TEST(DecideScopeTest, ADenyRuleCoveringTheWholeSubtreeDeniesTheScope) {
+  std::vector<Diagnostic> errors;
+  auto parsed = ParsePolicy(R"({
+    "format": "keyward-policy/1",
+    "providers": [{"id": "vault", "type": "vault"}],
+    "fabrics": [{"id": "emr", "kind": "emr", "providers": ["vault"]}],
+    "rules": [
+      {"id": "admins", "effect": "allow", "principals": ["admin"], "fabrics": ["*"], "providers": ["vault"],
+       "secrets": ["secret/**/*"], "actions": ["list"]},
+      {"id": "hr-is-off-limits", "effect": "deny", "principals": ["*"], "fabrics": ["*"], "providers": ["vault"],
+       "secrets": ["secret/hr/**/*"], "actions": ["*"]},
+      {"id": "no-root-keys", "effect": "deny", "principals": ["*"], "fabrics": ["*"], "providers": ["vault"],
+       "secrets": ["secret/ops/**/root-*"], "actions": ["*"]}
+    ]})",
+                            &errors);
+  ASSERT_THAT(parsed, IsOk()) << (errors.empty() ? "" : errors[0].ToString());
+  const auto p = CompiledPolicy::Compile(std::move(*parsed));
+  auto scope = [&](std::string_view s) {
+    return p->DecideScope(AccessRequest{"admin", "emr", "vault", s, "", Action::kList});
+  };
+  // Everything in and below secret/hr is denied: the scope is, so the provider is never asked.
+  EXPECT_EQ(scope("secret/hr").decided_by, "hr-is-off-limits");
+  EXPECT_FALSE(scope("secret/hr/payroll/2026").allowed());
+  // A deny rule that covers only some keys leaves the scope to be listed key by key.
+  EXPECT_EQ(scope("secret/ops").decided_by, "admins");
+  EXPECT_TRUE(scope("secret/ops").allowed());
+  // Above the denied subtree the scope may be listed (its other parts are allowed).
+  EXPECT_TRUE(scope("secret").allowed());
+}
+
 // --- The index must agree with the scan on arbitrary requests ----------------------------------------
 
 TEST(DifferentialTest, IndexAgreesWithScanOnRandomRequests) {

@@ -34,18 +34,6 @@ std::string IdProblem(std::string_view id, bool allow_glob) {
   return {};
 }
 
-// Principal ids (and globs over them): letters, digits, '.', '_', '-', '@', ':', '+'.
-std::string PrincipalProblem(std::string_view p) {
-  if (p.empty()) return "must not be empty";
-  if (p.size() > kMaxPrincipalLength) return "is longer than " + std::to_string(kMaxPrincipalLength) + " characters";
-  for (const char c : p) {
-    if (IsAlnum(c) || c == '.' || c == '_' || c == '-' || c == '@' || c == ':' || c == '+' || c == '*') continue;
-    return "'" + Printable(p) + "' is not valid: principals contain letters, digits, '.', '_', '-', '@', ':', '+' "
-           "and '*' wildcards";
-  }
-  return {};
-}
-
 // Checks a secret pattern and splits it; returns the problem, or "" when it is well-formed.
 std::string ParseSecretPattern(std::string_view text, SecretPattern* out) {
   out->text = std::string(text);
@@ -398,6 +386,18 @@ class PolicyReader {
 };
 
 }  // namespace
+
+std::string PrincipalProblem(std::string_view p) {
+  if (p.empty()) return "must not be empty";
+  if (p.size() > kMaxPrincipalLength) return "is longer than " + std::to_string(kMaxPrincipalLength) + " characters";
+  for (const char c : p) {
+    if (IsAlnum(c) || c == '.' || c == '_' || c == '-' || c == '@' || c == ':' || c == '+' || c == '*') continue;
+    return "'" + Printable(p) + "' is not valid: principals contain letters, digits, '.', '_', '-', '@', ':', '+' "
+           "and '*' wildcards";
+  }
+  return {};
+}
+
 
 Result<Policy> ParsePolicy(std::string_view text, std::vector<Diagnostic>* errors) {
   auto json = ParseJson(text, JsonLimits{.max_depth = 32, .allow_comments = true});

@@ -19,6 +19,11 @@ inline constexpr std::size_t kMaxPolicyBytes = 16u << 20;
 // `*errors` with its JSON pointer. REQUIRES: errors != nullptr.
 Result<Policy> ParsePolicy(std::string_view text, std::vector<Diagnostic>* errors);
 
+// The problem with `principal` as a principal id or a glob over principal ids ("" when there is none):
+// at most 256 letters, digits, '.', '_', '-', '@', ':', '+', and '*' wildcards. Used by the server's
+// configuration for its principal ids, so that every id it can authenticate is one a rule can name.
+std::string PrincipalProblem(std::string_view principal);
+
 // ReadFile + ParsePolicy. File errors keep their code (NotFound, PermissionDenied, ...) and add no
 // diagnostics.
 Result<Policy> LoadPolicyFile(const std::string& path, std::vector<Diagnostic>* errors);

@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 #include <openssl/objects.h>
 
-#include <charconv>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -90,40 +89,6 @@ std::string CertificateIdentityProblem(const std::string& id) {
          "CN=pipeline-etl,O=Example Corp, or a subject alternative name DNS:..., URI:... or email:...";
 }
 
-// The policy loader's verdict on each of `ids` as a principal, without keeping a second copy of its
-// rule: the ids are handed to it as the principals of a rule, and only its verdicts on those elements
-// are read (the rest of that document is incomplete on purpose and its errors are ignored). The checker
-// itself (PrincipalProblem in policy/loader.cpp) is not exported; once policy/ exports it, call it here.
-std::vector<bool> PolicyAcceptsPrincipals(const std::vector<std::string>& ids) {
-  std::vector<bool> accepted(ids.size(), true);
-  if (ids.empty()) return accepted;
-  const Json doc = {{"rules", Json::array({Json{{"principals", ids}}})}};
-  std::vector<Diagnostic> diags;
-  (void)policy::ParsePolicy(doc.dump(-1, ' ', false, Json::error_handler_t::replace), &diags);
-  const std::string prefix = policy::RulePointer(0) + "/principals/";
-  for (const Diagnostic& d : diags) {
-    if (d.pointer.compare(0, prefix.size(), prefix) != 0) continue;
-    std::size_t i = 0;
-    const char* end = d.pointer.data() + d.pointer.size();
-    const auto [p, ec] = std::from_chars(d.pointer.data() + prefix.size(), end, i);
-    if (ec == std::errc() && p == end && i < ids.size()) accepted[i] = false;
-  }
-  return accepted;
-}
-
-std::string PrincipalIdProblem(std::string_view id, bool policy_accepts) {
-  if (id.empty()) return "a principal id must not be empty";
-  if (!policy_accepts) {
-    return "principal id '" + Printable(id) +
-           "' is not valid: a principal id is at most 256 letters, digits, '.', '_', '-', '@', ':', '+' (the "
-           "policy's rule for the principals its rules name)";
-  }
-  if (id.find('*') != std::string_view::npos) {
-    return "principal id '" + Printable(id) + "' is not valid: '*' is a wildcard in the policy's rules; a principal id is literal";
-  }
-  return {};
-}
-
 // Where a credential or an id was first seen.
 struct FirstSeen {
   std::size_t principal = 0;  // index in "principals"
@@ -133,8 +98,16 @@ struct FirstSeen {
 }  // namespace
 
 std::string PrincipalIdProblem(std::string_view id) {
-  const std::vector<std::string> ids{std::string(id)};
-  return PrincipalIdProblem(id, PolicyAcceptsPrincipals(ids)[0]);
+  if (id.empty()) return "a principal id must not be empty";
+  if (!policy::PrincipalProblem(id).empty()) {
+    return "principal id '" + Printable(id) +
+           "' is not valid: a principal id is at most 256 letters, digits, '.', '_', '-', '@', ':', '+' (the "
+           "policy's rule for the principals its rules name)";
+  }
+  if (id.find('*') != std::string_view::npos) {
+    return "principal id '" + Printable(id) + "' is not valid: '*' is a wildcard in the policy's rules; a principal id is literal";
+  }
+  return {};
 }
 
 std::string PrincipalEntryLine(std::string_view id, std::string_view token_hash) {
@@ -278,14 +251,6 @@ Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* erro
     }
     // principals: one id per principal, one principal per credential
     if (const Json* principals = r.Array(root, "", "principals", true, true)) {
-      std::vector<std::string> raw_ids(principals->size());
-      for (std::size_t i = 0; i < principals->size(); ++i) {
-        const Json& e = (*principals)[i];
-        if (auto id = e.find("id"); id != e.end() && id->is_string()) {  // find() is end() for a non-object
-          raw_ids[i] = id->get<std::string>();
-        }
-      }
-      const std::vector<bool> policy_accepts = PolicyAcceptsPrincipals(raw_ids);
       std::map<std::string, FirstSeen> ids, hashes, identities;
       auto duplicate = [&](const FirstSeen& first, std::size_t i, const std::string& what) {
         if (first.principal == i) return "this " + what + " is listed twice (also at " + first.pointer + ")";
@@ -300,7 +265,7 @@ Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* erro
         http::PrincipalCredentials& p = c.principals.back();
         if (auto id = r.String(e, ptr, "id", true)) {
           p.id = *id;
-          if (std::string problem = PrincipalIdProblem(p.id, policy_accepts[i]); !problem.empty()) {
+          if (std::string problem = PrincipalIdProblem(p.id); !problem.empty()) {
             r.Error(ptr + "/id", "principal-id", std::move(problem));
           } else if (auto [first, fresh] = ids.emplace(p.id, FirstSeen{i, ptr}); !fresh) {
             r.Error(ptr + "/id", "duplicate-id", "duplicate principal id '" + p.id + "' (first at " + first->second.pointer + ")");
