@@ -5,6 +5,7 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,7 +71,9 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   log->next_checkpoint_ = std::chrono::steady_clock::now() + log->options_.checkpoint_interval;
   log->stats_.size = log->head_.size;
   log->stats_.checkpoint_size = log->checkpoint_size_;
+  sqlite3_wal_hook(log->db_->getHandle(), &AuditLog::OnWalCommit, log.get());  // replaces auto-checkpointing
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
+  log->checkpointer_ = std::thread([raw = log.get()] { raw->CheckpointerLoop(); });
   return log;
 }
 
@@ -603,6 +606,46 @@ Status AuditLog::CheckpointNow() {
   return last_checkpoint_status_;
 }
 
+int AuditLog::OnWalCommit(void* self, sqlite3*, const char*, int wal_pages) {
+  auto* log = static_cast<AuditLog*>(self);
+  if (wal_pages >= kWalCheckpointPages) {
+    {
+      std::lock_guard lk(log->mu_);
+      log->wal_checkpoint_wanted_ = true;
+    }
+    log->checkpointer_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void AuditLog::CheckpointerLoop() {
+  std::unique_ptr<SQLite::Database> db;
+  for (;;) {
+    {
+      std::unique_lock lk(mu_);
+      checkpointer_cv_.wait(lk, [&] { return wal_checkpoint_wanted_ || closing_; });
+      if (closing_) return;  // the writer's connection checkpoints when it closes
+      wal_checkpoint_wanted_ = false;
+    }
+    // PASSIVE: copies what it can without blocking the writer or readers. A failure loses nothing (the
+    // WAL stays, durable); the next request retries.
+    const Status s = db::Guard(StatusCode::kUnavailable, "WAL checkpoint", [&] {
+      if (!db) {
+        db = std::make_unique<SQLite::Database>(options_.path, SQLite::OPEN_READWRITE);
+        db->setBusyTimeout(static_cast<int>(options_.busy_timeout.count()));
+      }
+      db->exec("PRAGMA wal_checkpoint(PASSIVE)");
+    });
+    if (!s.ok()) {
+      Log(s.message());
+      db.reset();
+    } else {
+      std::lock_guard lk(mu_);
+      ++stats_.wal_checkpoints;
+    }
+  }
+}
+
 Status AuditLog::Close() {
   std::lock_guard close_lock(close_mu_);
   {
@@ -611,7 +654,9 @@ Status AuditLog::Close() {
     closing_ = true;
   }
   cv_.notify_one();
+  checkpointer_cv_.notify_one();
   if (writer_.joinable()) writer_.join();
+  if (checkpointer_.joinable()) checkpointer_.join();
   Status s;
   {
     std::lock_guard lk(mu_);

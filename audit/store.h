@@ -39,6 +39,8 @@ class Database;
 class Statement;
 }  // namespace SQLite
 
+struct sqlite3;
+
 namespace keyward::audit {
 
 struct AuditOptions {
@@ -67,6 +69,7 @@ struct AuditStats {
   bool healthy = true;               // false after a failed write, until one succeeds (a probe's included)
   std::string last_error;
   std::uint64_t batches = 0, committed_entries = 0, failed_batches = 0, rejected_appends = 0;
+  std::uint64_t wal_checkpoints = 0;  // background WAL checkpoints completed
   // Histograms: entries per batch (buckets 1, 2, 4, ... 4096, +Inf) and commit latency in microseconds
   // (buckets 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, +Inf).
   std::vector<std::uint64_t> batch_size_buckets;
@@ -130,6 +133,8 @@ class AuditLog final : public AuditSink {
   void WriterLoop();
   void CommitBatch(std::vector<Pending>& batch);
   Pending RecoveryEntry() const;
+  void CheckpointerLoop();
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int wal_pages);
   Status WriteCheckpoint();
   Status ExportCheckpoints();
   Status Resync();
@@ -164,6 +169,13 @@ class AuditLog final : public AuditSink {
   AuditStats stats_;
   std::string latest_note_;
   std::thread writer_;
+  // WAL checkpoints (copying the WAL back into the database, with its own fsync) run on their own
+  // thread and connection, so that a commit never waits for one: the writer's connection does not
+  // checkpoint by itself, and asks for one once the WAL holds kWalCheckpointPages pages.
+  static constexpr int kWalCheckpointPages = 1000;
+  std::thread checkpointer_;
+  std::condition_variable checkpointer_cv_;
+  bool wal_checkpoint_wanted_ = false;  // guarded by mu_
 };
 
 }  // namespace keyward::audit

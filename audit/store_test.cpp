@@ -183,6 +183,27 @@ TEST_F(AuditLogTest, AFailedWriteFailsEveryProducerAndTheLogHeals) {
   EXPECT_THAT(entries[2].record.detail, HasSubstr("(1 batches refused; first error: the write failed: database is locked)"));
 }
 
+TEST_F(AuditLogTest, TheWalIsCheckpointedInTheBackground) {
+  auto log = OpenLog();
+  const auto db_bytes = [&] { return std::filesystem::file_size(f_.db()); };
+  const auto before = db_bytes();
+  // Enough entries for well over 1,000 WAL pages, in batches as producers would send them.
+  for (int i = 0; i < 300; ++i) {
+    std::vector<AuditRecord> batch;
+    for (int j = 0; j < 100; ++j) batch.push_back(Record(i * 100 + j));
+    ASSERT_THAT(AppendAndWait(*log, std::move(batch)), IsOk());
+  }
+  // Waiting for a state (bounded only so that a broken build cannot hang).
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (log->Stats().wal_checkpoints == 0 && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+  EXPECT_GE(log->Stats().wal_checkpoints, 1u);
+  // Only a checkpoint moves pages from the WAL into the database file, and the writer's connection
+  // does not checkpoint by itself: so the file grew while the log was open, through the background one.
+  EXPECT_GT(db_bytes(), before + 1024 * 1024);
+  ASSERT_THAT(log->Close(), IsOk());
+  EXPECT_TRUE(Verify().ok());
+}
+
 TEST_F(AuditLogTest, AFailedLogHealsByItselfWithoutTraffic) {
   auto o = f_.Options();
   o.busy_timeout = std::chrono::milliseconds(20);

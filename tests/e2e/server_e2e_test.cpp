@@ -364,6 +364,7 @@ TEST_F(ServerE2eTest, HealthReadinessMetricsAndCheckpoint) {
   EXPECT_THAT(metrics.body, HasSubstr("keyward_decisions_total{outcome=\"allow\"}"));
   EXPECT_THAT(metrics.body, HasSubstr("keyward_provider_duration_seconds_count{provider=\"vault\"} 1"));
   EXPECT_THAT(metrics.body, HasSubstr("keyward_audit_entries "));
+  EXPECT_THAT(metrics.body, ::testing::ContainsRegex("keyward_audit_bytes [1-9][0-9]+\n"));
   EXPECT_THAT(metrics.body, Not(HasSubstr("db_password")));  // no key names in metrics
   // The checkpoint: signed, for this origin (a checkpoint is signed every 200 ms while the log grows).
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);

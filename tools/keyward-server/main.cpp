@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <filesystem>
 #include <future>
 #include <iostream>
 #include <map>
@@ -78,9 +79,27 @@ void PrintDiagnostics(const std::string& file, const std::vector<Diagnostic>& di
   for (const Diagnostic& d : diags) std::fprintf(stderr, "%s: %s\n", file.c_str(), d.ToString().c_str());
 }
 
-std::string AuditMetrics(const keyward::audit::AuditStats& s) {
+// The audit log's size on disk: the database and its WAL.
+unsigned long long AuditBytes(const std::string& path) {
+  std::error_code ec;
+  unsigned long long total = 0;
+  for (const std::string& p : {path, path + "-wal"}) {
+    const auto n = std::filesystem::file_size(p, ec);
+    if (!ec) total += n;
+  }
+  return total;
+}
+
+std::string AuditMetrics(const keyward::audit::AuditStats& s, const std::string& path) {
   std::string out;
   char line[1024];
+  std::snprintf(line, sizeof line,
+                "# HELP keyward_audit_bytes Size of the audit log on disk (database and WAL).\n"
+                "# TYPE keyward_audit_bytes gauge\nkeyward_audit_bytes %llu\n"
+                "# HELP keyward_audit_wal_checkpoints_total Background WAL checkpoints completed.\n"
+                "# TYPE keyward_audit_wal_checkpoints_total counter\nkeyward_audit_wal_checkpoints_total %llu\n",
+                AuditBytes(path), static_cast<unsigned long long>(s.wal_checkpoints));
+  out += line;
   std::snprintf(line, sizeof line,
                 "# HELP keyward_audit_entries Entries in the audit log.\n# TYPE keyward_audit_entries gauge\n"
                 "keyward_audit_entries %lld\n"
@@ -259,7 +278,7 @@ int Serve(const std::string& config_path, bool check_only) {
     by_id[p->id()] = p.get();
     all.push_back(p.get());
   }
-  keyward::http::Metrics metrics([&log] { return AuditMetrics(log.Stats()); });
+  keyward::http::Metrics metrics([&log, path = config->audit.path] { return AuditMetrics(log.Stats(), path); });
   auto current_policy = [store]() -> std::shared_ptr<const keyward::Authorizer> { return store->Current(); };
   keyward::Resolver resolver(
       current_policy,
