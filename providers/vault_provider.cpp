@@ -99,11 +99,15 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
         auth_(std::move(options.auth)),
         mount_cache_ttl_(options.mount_cache_ttl),
         clock_(options.clock ? std::move(options.clock) : [] { return Clock::now(); }),
-        client_(std::move(client)) {
+        client_(std::move(client)),
+        renew_timer_(client_->runtime()) {
     if (auth_.method == VaultAuthOptions::Method::kToken) token_ = auth_.token.Clone();
   }
 
-  void Shutdown() override { client_->Shutdown(); }
+  void Shutdown() override {
+    renew_timer_.Cancel();
+    client_->Shutdown();
+  }
   http::ClientStats stats() const override { return client_->stats(); }
 
   // --- operations ---
@@ -316,7 +320,18 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
     renewable_ = renewable;
     ttl_s_ = std::max<std::int64_t>(ttl_s, 0);
     expires_at_ = now + std::chrono::seconds(ttl_s_);
-    renew_at_ = now + std::chrono::seconds(ttl_s_ * 2 / 3);
+    renew_at_ = now + std::chrono::milliseconds(ttl_s_ * 2000 / 3);
+    ScheduleRenewal();
+  }
+
+  // Renews in the background too, so that a token outlives a quiet spell longer than its TTL. (An
+  // operation that finds the token due renews it first, whatever the timer does.)
+  void ScheduleRenewal() {
+    if (ttl_s_ == 0) return renew_timer_.Cancel();
+    const auto delay = std::max(renew_at_ - clock_(), Clock::duration::zero());
+    renew_timer_.At(Clock::now() + delay, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->EnsureToken(Clock::now() + std::chrono::seconds(30), [](const Status&) {});
+    });
   }
 
   void Login(Deadline d) {
@@ -397,6 +412,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
       return AuthDone(Status::Unauthenticated("keyward's Vault token expired and could not be renewed"));
     }
     renew_at_ = now + (expires_at_ - now) / 2;  // try again later; the token still works meanwhile
+    ScheduleRenewal();
     AuthDone(Status());
   }
 
@@ -574,6 +590,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
   const std::chrono::seconds mount_cache_ttl_;
   const std::function<Clock::time_point()> clock_;
   std::unique_ptr<http::Client> client_;
+  http::IoTimer renew_timer_;  // after client_: it needs the runtime the client holds
 
   SecretValue token_;
   bool known_ = false;      // TTL and renewability known

@@ -18,7 +18,8 @@
 //
 // Authentication: a token (from the configuration's env var or file) or AppRole (role id and secret
 // id). The token's TTL is learnt from lookup-self, or from the login's auth.lease_duration, and the
-// token is renewed (renew-self) once two thirds of it have passed. When renewal fails, AppRole logs
+// token is renewed (renew-self) once two thirds of it have passed — in the background, and by any
+// operation that finds it due. When renewal fails, AppRole logs
 // in again; a token read from a file is read again (an agent may have rotated it), and otherwise the
 // token is used until it expires.
 //

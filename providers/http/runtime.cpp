@@ -7,6 +7,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 namespace keyward::http {
 
@@ -56,5 +57,32 @@ void IoRuntime::Post(std::function<void()> fn) { net::post(impl_->ioc, std::move
 bool IoRuntime::RunningInThisThread() const { return std::this_thread::get_id() == impl_->thread_id; }
 
 net::io_context& IoRuntime::context() { return impl_->ioc; }
+
+struct IoTimer::Impl {
+  explicit Impl(net::io_context& ioc) : timer(ioc) {}
+  net::steady_timer timer;
+  std::uint64_t generation = 0;  // which At() the pending wait belongs to; runtime thread only
+};
+
+IoTimer::IoTimer(IoRuntime& runtime) : impl_(std::make_shared<Impl>(runtime.context())) {}
+
+IoTimer::~IoTimer() { Cancel(); }
+
+void IoTimer::At(std::chrono::steady_clock::time_point when, std::function<void()> fn) {
+  net::post(impl_->timer.get_executor(), [impl = impl_, when, fn = std::move(fn)]() mutable {
+    const std::uint64_t generation = ++impl->generation;
+    impl->timer.expires_at(when);
+    impl->timer.async_wait([impl, generation, fn = std::move(fn)](const boost::system::error_code& ec) {
+      if (!ec && generation == impl->generation) fn();
+    });
+  });
+}
+
+void IoTimer::Cancel() {
+  net::post(impl_->timer.get_executor(), [impl = impl_] {
+    ++impl->generation;
+    impl->timer.cancel();
+  });
+}
 
 }  // namespace keyward::http

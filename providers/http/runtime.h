@@ -12,6 +12,7 @@
 // Thread-safety: Post and RunningInThisThread may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -40,6 +41,29 @@ class IoRuntime {
 
  private:
   explicit IoRuntime(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+// A one-shot timer whose callback runs on a runtime's thread. Used for work nobody waits for, such as
+// renewing a token before it expires. The runtime must outlive the timer.
+//
+// Thread-safety: At and Cancel may be called from any thread; they take effect in call order.
+class IoTimer {
+ public:
+  explicit IoTimer(IoRuntime& runtime);
+  // Cancels.
+  ~IoTimer();
+  IoTimer(const IoTimer&) = delete;
+  IoTimer& operator=(const IoTimer&) = delete;
+
+  // Runs `fn` at `when` (steady clock), replacing any callback still pending.
+  void At(std::chrono::steady_clock::time_point when, std::function<void()> fn);
+  // Drops the pending callback, if any: it will not run.
+  void Cancel();
+
+  struct Impl;
+
+ private:
   std::shared_ptr<Impl> impl_;
 };
 

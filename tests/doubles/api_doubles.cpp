@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <set>
 
 #include "tests/doubles/databricks_double.h"
@@ -76,6 +77,7 @@ struct VaultDouble::State {
   };
 
   mutable std::mutex mu;
+  mutable std::condition_variable changed;  // a request arrived
   std::map<std::string, std::map<std::string, Mount>> namespaces;  // ns -> mount path ("secret/") -> mount
   std::map<std::string, Token> tokens;
   std::map<std::string, Role> roles;
@@ -154,6 +156,7 @@ struct VaultDouble::State {
   DoubleResponse Handle(const DoubleRequest& r) {
     std::lock_guard lock(mu);
     if (record) requests.push_back(r);
+    changed.notify_all();
     if (r.path.compare(0, 4, "/v1/") != 0) return NotFound();
     const std::string path = r.path.substr(4);
     std::string method = r.method == "PUT" ? "POST" : r.method;
@@ -531,11 +534,25 @@ std::vector<DoubleRequest> VaultDouble::Requests() const {
   return state_->requests;
 }
 
-int VaultDouble::CountRequests(const std::string& method, const std::string& path_prefix) const {
-  std::lock_guard lock(state_->mu);
-  return static_cast<int>(std::count_if(state_->requests.begin(), state_->requests.end(), [&](const DoubleRequest& r) {
+namespace {
+
+int Count(const std::vector<DoubleRequest>& requests, const std::string& method, const std::string& path_prefix) {
+  return static_cast<int>(std::count_if(requests.begin(), requests.end(), [&](const DoubleRequest& r) {
     return r.method == method && r.path.compare(0, path_prefix.size(), path_prefix) == 0;
   }));
+}
+
+}  // namespace
+
+int VaultDouble::CountRequests(const std::string& method, const std::string& path_prefix) const {
+  std::lock_guard lock(state_->mu);
+  return Count(state_->requests, method, path_prefix);
+}
+
+bool VaultDouble::WaitForRequests(const std::string& method, const std::string& path_prefix, int count,
+                                  std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(state_->mu);
+  return state_->changed.wait_for(lock, timeout, [&] { return Count(state_->requests, method, path_prefix) >= count; });
 }
 
 // --- Databricks --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 // revoking it. Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,6 +74,9 @@ class VaultDouble {
   std::vector<std::string> Log() const;
   std::vector<DoubleRequest> Requests() const;
   int CountRequests(const std::string& method, const std::string& path_prefix) const;
+  // Waits until CountRequests(method, path_prefix) >= count, or `timeout` passes; returns whether it did.
+  bool WaitForRequests(const std::string& method, const std::string& path_prefix, int count,
+                       std::chrono::milliseconds timeout) const;
 
   struct State;
 

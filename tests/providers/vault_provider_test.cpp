@@ -464,6 +464,19 @@ TEST_F(VaultTest, TokenIsRenewedWhenTwoThirdsOfItsTtlHavePassed) {
   EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/token/renew-self"), 1);
 }
 
+TEST_F(VaultTest, TokenIsRenewedInTheBackgroundWhileNothingHappens) {
+  const std::string short_lived = vault_.CreateToken(2);  // renewal due after 1.33 s of real time
+  auto p = Make(Options(TokenAuth(short_lived)));
+  WarmUp(*p);
+  // No operation from here on: only the background renewal can send renew-self.
+  EXPECT_TRUE(vault_.WaitForRequests("POST", "/v1/auth/token/renew-self", 2, std::chrono::seconds(20)));
+  for (const auto& r : vault_.Requests()) {
+    if (r.path == "/v1/auth/token/renew-self") {
+      EXPECT_EQ(r.Header("x-vault-token"), short_lived);
+    }
+  }
+}
+
 TEST_F(VaultTest, ATokenFileIsReadAgainWhenRenewalFails) {
   TempDir dir;
   const std::string path = dir.Write("token", token_ + "\n");
