@@ -26,7 +26,7 @@ std::string OpContext(ProviderType type, std::string_view id, std::string_view o
 
 Status Scrub(Status s, std::string_view value) {
   if (s.ok() || value.empty()) return s;
-  const http::SecureString b64 = Base64Encode(value);
+  const SecureString b64 = Base64Encode(value);
   std::string msg = ReplaceAll(s.message(), value, "[redacted]");
   msg = ReplaceAll(std::move(msg), b64.view(), "[redacted]");
   // Printable() renders bytes outside printable ASCII as \xNN: catch the value in that form too.

@@ -13,7 +13,6 @@ namespace keyward::providers {
 
 using http::Method;
 using http::Response;
-using http::SecureString;
 
 namespace {
 

@@ -8,7 +8,7 @@
 
 namespace keyward::providers {
 
-void WriteJsonString(std::string_view s, http::SecureString* out) {
+void WriteJsonString(std::string_view s, SecureString* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   *out += '"';
   for (const char ch : s) {
@@ -37,7 +37,7 @@ void WriteJsonString(std::string_view s, http::SecureString* out) {
 namespace {
 
 template <typename T>
-void WriteNumber(T v, http::SecureString* out) {
+void WriteNumber(T v, SecureString* out) {
   char buf[64];
   const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out->append(buf, ec == std::errc() ? static_cast<std::size_t>(end - buf) : 0);
@@ -46,7 +46,7 @@ void WriteNumber(T v, http::SecureString* out) {
 
 }  // namespace
 
-void WriteJson(const Json& value, http::SecureString* out) {
+void WriteJson(const Json& value, SecureString* out) {
   switch (value.type()) {
     case Json::value_t::null: *out += "null"; return;
     case Json::value_t::boolean: *out += value.get<bool>() ? "true" : "false"; return;
@@ -94,8 +94,8 @@ void WriteJson(const Json& value, http::SecureString* out) {
   }
 }
 
-http::SecureString ToJson(const Json& value) {
-  http::SecureString out;
+SecureString ToJson(const Json& value) {
+  SecureString out;
   WriteJson(value, &out);
   return out;
 }

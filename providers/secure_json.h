@@ -4,17 +4,17 @@
 #pragma once
 
 #include "core/json.h"
-#include "providers/http/secure_string.h"
+#include "core/secure_string.h"
 
 namespace keyward::providers {
 
 // Compact JSON for `value`, as nlohmann's dump() would write it (UTF-8 passed through, control
 // characters escaped), appended to `*out`. REQUIRES: every string in `value` is valid UTF-8 (callers
 // check values before they put them in a document).
-void WriteJson(const Json& value, http::SecureString* out);
-http::SecureString ToJson(const Json& value);
+void WriteJson(const Json& value, SecureString* out);
+SecureString ToJson(const Json& value);
 // `text` as a JSON string literal (quotes and escapes), appended to `*out`. REQUIRES: valid UTF-8.
-void WriteJsonString(std::string_view text, http::SecureString* out);
+void WriteJsonString(std::string_view text, SecureString* out);
 
 // Overwrites the bytes of every string in `value` (object keys are names, not values, and stay).
 void WipeJsonStrings(Json* value);

@@ -23,7 +23,7 @@ TEST(WriteJson, MatchesNlohmannsCompactDump) {
 }
 
 TEST(WriteJsonString, EscapesLikeJson) {
-  http::SecureString out;
+  SecureString out;
   WriteJsonString("a\"b\\c\x1f\x7f\xc3\xa9", &out);
   EXPECT_EQ(out.view(), "\"a\\\"b\\\\c\\u001f\x7f\xc3\xa9\"");
 }

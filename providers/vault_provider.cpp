@@ -18,7 +18,6 @@ namespace keyward::providers {
 using Clock = std::chrono::steady_clock;
 using http::Method;
 using http::Response;
-using http::SecureString;
 
 namespace {
 

@@ -39,7 +39,7 @@
 #include "core/result.h"
 #include "providers/http/retry.h"
 #include "providers/http/runtime.h"
-#include "providers/http/secure_string.h"
+#include "core/secure_string.h"
 #include "providers/http/url.h"
 
 namespace keyward::http {

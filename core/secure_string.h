@@ -6,7 +6,8 @@
 //   - ~SecureString also wipes the inline small-string buffer, which is never deallocated.
 //
 // Unlike SecretValue it is meant to be worked on (appended to, parsed, sent), so it can be copied and
-// exposes its bytes; keep it inside the providers and turn it into a SecretValue at the edge.
+// exposes its bytes; keep it inside the code that handles the bytes and turn it into a SecretValue at
+// the edge.
 //
 // Thread-safety: a value; distinct objects may be used from distinct threads.
 #pragma once
@@ -18,7 +19,7 @@
 
 #include "core/secret_value.h"
 
-namespace keyward::http {
+namespace keyward {
 
 // std::allocator that wipes every block before releasing it.
 template <typename T>
@@ -41,7 +42,7 @@ struct WipingAllocator {
   }
 };
 
-// The string type Beast bodies and buffers use inside the HTTP client.
+// The string type Beast bodies and buffers use inside the HTTP client, and SecureString's storage.
 using WipedBasicString = std::basic_string<char, std::char_traits<char>, WipingAllocator<char>>;
 
 class SecureString {
@@ -111,4 +112,4 @@ class SecureString {
   WipedBasicString s_;
 };
 
-}  // namespace keyward::http
+}  // namespace keyward
