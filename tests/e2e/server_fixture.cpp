@@ -100,6 +100,12 @@ ServerFixture::ServerFixture()
       {"principals", std::move(principals)},
       {"auth", {{"max_failures", 5}, {"failure_window_ms", 60000}, {"block_ms", 60000}}}};
   policy_ = kPolicy;
+  db_path_ = dir() + "/audit.db";
+}
+
+void ServerFixture::SetDatabasePath(const std::string& path) {
+  db_path_ = path;
+  config_["audit"]["database"] = path;
 }
 
 ServerFixture::~ServerFixture() {

@@ -36,14 +36,20 @@ class ServerFixture {
   std::string& policy() { return policy_; }
   void WritePolicy(const std::string& text) const;
 
-  // Starts the server and waits (bounded) until it listens. REQUIRES: not running.
+  // Starts the server and waits (bounded) until it listens. REQUIRES: not running. May be called again
+  // after Stop() — also after Kill() — to restart the server on the same directory and log (it listens
+  // on a new ephemeral port: read port() again).
   void Start();
   // Sends `sig` (default SIGTERM) and waits for the exit code.
   int Stop(int sig = SIGTERM);
+  // Kills the server with SIGKILL (no shutdown at all, as a crash) and waits for it: 128 + 9 expected.
+  int Kill() { return Stop(SIGKILL); }
   void Signal(int sig);
   // Waits (bounded) until the server's stderr contains `text`; false on timeout.
   bool WaitForLog(const std::string& text);
   bool running() const { return server_.has_value(); }
+  // The server's process id. REQUIRES: running().
+  pid_t pid() const { return server_->pid(); }
 
   std::uint16_t port() const { return port_; }
   const std::string& token(const std::string& principal) const { return tokens_.at(principal); }
@@ -57,7 +63,10 @@ class ServerFixture {
   doubles::VaultDouble& vault() { return *vault_; }
   doubles::DatabricksDouble& databricks() { return *databricks_; }
   const std::string& dir() const { return dir_.path(); }
-  std::string db() const { return dir_.path() + "/audit.db"; }
+  std::string db() const { return db_path_; }
+  // Puts the audit database at `path` (absolute) instead of dir()/audit.db, e.g. on another filesystem.
+  // REQUIRES: not started yet.
+  void SetDatabasePath(const std::string& path);
   std::string export_file() const { return dir_.path() + "/checkpoints.notes"; }
   const std::string& server_stderr();
 
@@ -79,6 +88,7 @@ class ServerFixture {
   std::optional<testing::Child> server_;
   std::string stdout_, stderr_;  // of every run so far
   std::uint16_t port_ = 0;
+  std::string db_path_;
 };
 
 }  // namespace keyward::e2e
