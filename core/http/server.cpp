@@ -3,13 +3,19 @@
 
 #include "core/secret_value.h"
 
+#include <fcntl.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -101,8 +107,20 @@ struct HttpServer::Impl {
   std::condition_variable drained;
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
   bool shut_down = false;
+  // Out of descriptors (EMFILE/ENFILE): a descriptor held in reserve is given up to accept one pending
+  // connection and close it at once, so that the backlog is refused rather than left hanging; when even
+  // that fails, accepting pauses (accept_backoff, doubling up to 1 s) instead of spinning on the error.
+  // Both touched only by the accept handler (one accept outstanding at a time).
+  int reserve_fd = -1;
+  net::steady_timer accept_retry{ioc};
+  std::chrono::milliseconds accept_backoff{0};
 
+  ~Impl() {
+    if (reserve_fd >= 0) ::close(reserve_fd);
+  }
   void Accept();
+  void OnAcceptError(const beast::error_code& ec);
+  bool ShedOnePendingConnection();
   void Register(const std::shared_ptr<SessionBase>& s) {
     std::lock_guard lk(mu);
     sessions.emplace(s.get(), s);
@@ -292,8 +310,9 @@ void HttpServer::Impl::Accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || stopping.load()) return;
-      return Accept();  // e.g. too many open files: keep serving the connections we have
+      return OnAcceptError(ec);
     }
+    accept_backoff = std::chrono::milliseconds(0);
     const bool overloaded = connections.fetch_add(1) >= options.max_connections;
     std::shared_ptr<SessionBase> s;
     if (ssl_ctx) {
@@ -311,17 +330,60 @@ void HttpServer::Impl::Accept() {
   });
 }
 
+void HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
+  const bool no_descriptors = ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system;
+  if (no_descriptors && ShedOnePendingConnection()) return Accept();
+  if (ec == net::error::connection_aborted) return Accept();  // that client gave up; the next one may not
+  // Out of descriptors with none in reserve, or out of memory: keep serving the connections we have and
+  // try again later rather than spin on the failing accept.
+  accept_backoff = std::clamp(accept_backoff * 2, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
+  accept_retry.expires_after(accept_backoff);
+  accept_retry.async_wait([this](const beast::error_code& wait_ec) {
+    if (wait_ec || stopping.load()) return;
+    if (reserve_fd < 0) reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    Accept();
+  });
+}
+
+bool HttpServer::Impl::ShedOnePendingConnection() {
+  if (reserve_fd < 0) return false;
+  ::close(reserve_fd);
+  // The acceptor is in non-blocking mode (Asio sets it for async_accept): EAGAIN means nothing pending.
+  const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  const int accept_errno = errno;
+  if (fd >= 0) ::close(fd);
+  reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return fd >= 0 || accept_errno == EAGAIN || accept_errno == EWOULDBLOCK;
+}
+
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 std::uint16_t HttpServer::port() const { return impl_->port; }
 std::size_t HttpServer::connections() const { return impl_->connections.load(); }
+std::size_t HttpServer::max_connections() const { return impl_->options.max_connections; }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options, Handler* handler) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->handler = handler;
+  // Every connection is a descriptor: take the hard open-file limit (service managers often leave the
+  // soft one at 1024), and keep max_connections within it so that a connection over the limit gets its
+  // 503 rather than an accept() failing with EMFILE.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    if (files.rlim_cur < files.rlim_max) {
+      const rlim_t wanted = files.rlim_cur;
+      files.rlim_cur = files.rlim_max;
+      if (::setrlimit(RLIMIT_NOFILE, &files) != 0) files.rlim_cur = wanted;
+    }
+    if (files.rlim_cur != RLIM_INFINITY) {
+      const auto usable = static_cast<std::size_t>(files.rlim_cur);
+      const std::size_t fit = usable > 2 * kReservedDescriptors ? usable - kReservedDescriptors : usable / 2;
+      impl->options.max_connections = std::min(impl->options.max_connections, std::max<std::size_t>(fit, 1));
+    }
+  }
+  impl->reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   const bool tls = !options.certificate.empty() || !options.private_key.empty();
   if (tls) {
     if (options.certificate.empty() || options.private_key.empty()) {
@@ -375,6 +437,7 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
   net::post(s.acceptor.get_executor(), [&s] {
     beast::error_code ec;
     s.acceptor.close(ec);
+    s.accept_retry.cancel();
   });
   std::vector<std::shared_ptr<SessionBase>> live;
   {

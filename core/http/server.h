@@ -66,6 +66,8 @@ struct ServerOptions {
   std::string client_ca;
   std::size_t max_header_bytes = 8 * 1024;
   std::size_t max_body_bytes = 64 * 1024;
+  // Open connections; one more is answered 503 and closed. Start() clamps it to what the open-file
+  // limit leaves (see HttpServer::max_connections()).
   std::size_t max_connections = 10000;
   std::chrono::milliseconds read_timeout{10000};    // to read one request once its first byte arrived
   std::chrono::milliseconds idle_timeout{60000};    // to wait for the next request on a kept-alive connection
@@ -82,6 +84,11 @@ class HttpServer {
 
   std::uint16_t port() const;
   std::size_t connections() const;
+  // The connection limit in force: options.max_connections, or less when the process's open-file limit
+  // (RLIMIT_NOFILE, raised to its hard limit by Start()) leaves fewer descriptors than that plus
+  // kReservedDescriptors for the audit log, providers and the rest of the process.
+  std::size_t max_connections() const;
+  static constexpr std::size_t kReservedDescriptors = 64;
 
   // Stops accepting, closes idle connections, lets requests in progress finish within `grace`, then
   // closes everything and joins the I/O threads. Idempotent.

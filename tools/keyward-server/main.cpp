@@ -311,6 +311,10 @@ int Serve(const std::string& config_path, bool check_only) {
   Log("listening on " + config->listen.address + ":" + std::to_string((*server)->port()) + (config->tls ? " (TLS)" : " (plain HTTP)") +
       "; audit log " + config->audit.path + " (origin " + config->audit.origin + "); policy version " + version);
   if (!config->tls) Log("warning: serving plain HTTP: tokens and secret values cross the network in the clear");
+  if ((*server)->max_connections() < config->listen.max_connections) {
+    Log("warning: limits.max_connections " + std::to_string(config->listen.max_connections) + " lowered to " +
+        std::to_string((*server)->max_connections()) + " by the open-file limit (ulimit -n; LimitNOFILE= under systemd)");
+  }
 
   for (;;) {
     int sig = 0;
