@@ -209,9 +209,12 @@ class CanonicalScanner {
     const std::size_t start = pos_;
     while (pos_ < in_.size() && in_[pos_] >= '0' && in_[pos_] <= '9') ++pos_;
     const std::string_view digits = in_.substr(start, pos_ - start);
-    if (digits.empty() || digits[0] == '0' || digits.size() > 18) return Fail("member 'seq' is not an integer >= 1");
+    // Every seq the writer accepts (1 .. 2^63-1, SQLite's INTEGER) and nothing else.
     std::int64_t n = 0;
-    for (const char c : digits) n = n * 10 + (c - '0');
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    if (digits.empty() || digits[0] == '0' || ec != std::errc() || end != digits.data() + digits.size()) {
+      return Fail("member 'seq' is not an integer from 1 to 9223372036854775807");
+    }
     *v = n;
     return Status();
   }

@@ -34,7 +34,7 @@ struct Expectation {
 
 class Verifier {
  public:
-  Verifier(const VerifyOptions& options, VerifyReport* report) : options_(options), report_(report) {}
+  explicit Verifier(VerifyReport* report) : report_(report) {}
 
   // The next row, to be filled in place: its buffers keep their capacity from row to row, so the hot
   // loop does not allocate.
@@ -79,7 +79,14 @@ class Verifier {
     }
     const std::int64_t expected_seq = prev ? prev->seq + 1 : base_seq_ + 1;
     bool gap = false;
-    if (row.seq != expected_seq) {
+    if (row.seq < expected_seq) {
+      // An INTEGER PRIMARY KEY scan is in seq order on any sound file; out of order, the b-tree is broken
+      // (a file cut short or overwritten), and gaps or reorderings computed from it would mislead.
+      gap = true;
+      Report(ProblemKind::kCorruptDatabase, row.seq, row.seq,
+             "row " + std::to_string(row.seq) + " comes after row " + std::to_string(expected_seq - 1) +
+                 ": the database file is damaged (sqlite3 FILE 'PRAGMA integrity_check' says where)");
+    } else if (row.seq != expected_seq) {
       gap = true;
       Report(ProblemKind::kMissingEntries, expected_seq, row.seq - 1,
              "rows " + std::to_string(expected_seq) + ".." + std::to_string(row.seq - 1) + " are missing");
@@ -177,7 +184,6 @@ class Verifier {
 
   Row& At(std::uint64_t i) { return ring_[i % 3]; }
 
-  const VerifyOptions& options_;
   VerifyReport* report_;
   std::array<Row, 3> ring_;
   std::uint64_t count_ = 0;  // rows pushed
@@ -204,6 +210,7 @@ std::string_view ProblemKindName(ProblemKind kind) {
     case ProblemKind::kBadSignature: return "bad-signature";
     case ProblemKind::kCheckpointMismatch: return "checkpoint-mismatch";
     case ProblemKind::kTruncatedOrRolledBack: return "truncated-or-rolled-back";
+    case ProblemKind::kCorruptDatabase: return "corrupt-database";
   }
   return "unknown";
 }
@@ -213,7 +220,7 @@ Result<VerifyReport> VerifyLog(const std::string& db_path, const VerifyOptions& 
   VerifyReport report;
   report.path = db_path;
   report.origin = reader->origin();
-  Verifier v(options, &report);
+  Verifier v(&report);
 
   // Checkpoints: stored ones must be signed by a trusted key and name this log; kept ones likewise.
   std::vector<Expectation> expectations;

@@ -26,6 +26,7 @@ enum class ProblemKind {
   kBadSignature,         // a checkpoint no trusted key signed, or whose trusted signature fails
   kCheckpointMismatch,   // the recomputed tree differs from a stored, signed checkpoint
   kTruncatedOrRolledBack,  // a checkpoint (kept by the auditor, or stored) is beyond the log or disagrees with it
+  kCorruptDatabase,        // SQLite returned rows out of seq order: the database file itself is damaged
 };
 std::string_view ProblemKindName(ProblemKind kind);  // "modified-entry", ...
 

@@ -79,7 +79,7 @@ using SeenIds = std::map<std::string, std::string, std::less<>>;  // id -> point
 
 class PolicyReader {
  public:
-  explicit PolicyReader(std::vector<Diagnostic>* diags) : diags_(diags), r_(diags) {}
+  explicit PolicyReader(std::vector<Diagnostic>* diags) : r_(diags) {}
 
   Policy Read(const Json& root) {
     Policy p;
@@ -381,7 +381,6 @@ class PolicyReader {
     return out;
   }
 
-  std::vector<Diagnostic>* diags_;
   SchemaReader r_;
 };
 
