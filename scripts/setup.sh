@@ -11,6 +11,7 @@ PACKAGES=(
   nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
   python3 openssl                             # the Python client's tests (clients/python; openssl makes their TLS certificates)
+  clang-14 libclang-rt-14-dev                 # the fuzz preset (scripts/fuzz.sh): clang, libFuzzer and the sanitizer runtimes
 )
 
 missing=()
