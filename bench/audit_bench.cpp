@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/recording_reporter.h"
 #include "audit/entry.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
@@ -319,54 +320,32 @@ BENCHMARK(BM_Verify)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_RawSha256)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FormatHashes)->Unit(benchmark::kMillisecond);
 
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      auto it = r.counters.find("items_per_second");
-      if (it != r.counters.end()) rate_[r.benchmark_name()] = it->second.value;
+void PrintRatios(const keyward::bench::RecordingReporter& r) {
+  std::printf("\nentry size %zu bytes\n%-10s %14s %12s %22s %7s %22s %7s\n", EntrySize(), "producers",
+              "log entries/s", "log batch", "plain, same batch /s", "ratio", "plain, batch=P /s", "ratio");
+  for (const int p : {1, 8, 64}) {
+    const std::string ps = std::to_string(p);
+    const double a = r.Rate("BM_AuditAppend/" + ps + "/iterations:3/real_time");
+    const double same = r.Rate("BM_SqliteBatchedInsert/producers:" + ps + "/achieved:1/iterations:3/real_time");
+    const double full = r.Rate("BM_SqliteBatchedInsert/producers:" + ps + "/achieved:0/iterations:3/real_time");
+    const auto it = AchievedBatch().find(p);
+    if (a > 0 && same > 0 && full > 0) {
+      std::printf("%-10d %14.0f %12.1f %22.0f %6.2fx %22.0f %6.2fx\n", p, a,
+                  it == AchievedBatch().end() ? 0.0 : it->second, same, a / same, full, a / full);
     }
   }
-  void Print() const {
-    auto get = [&](const std::string& n) {
-      auto it = rate_.find(n);
-      return it == rate_.end() ? 0.0 : it->second;
-    };
-    std::printf("\nentry size %zu bytes\n%-10s %14s %12s %22s %7s %22s %7s\n", EntrySize(), "producers",
-                "log entries/s", "log batch", "plain, same batch /s", "ratio", "plain, batch=P /s", "ratio");
-    for (const int p : {1, 8, 64}) {
-      const std::string ps = std::to_string(p);
-      const double a = get("BM_AuditAppend/" + ps + "/iterations:3/real_time");
-      const double same = get("BM_SqliteBatchedInsert/producers:" + ps + "/achieved:1/iterations:3/real_time");
-      const double full = get("BM_SqliteBatchedInsert/producers:" + ps + "/achieved:0/iterations:3/real_time");
-      const auto it = AchievedBatch().find(p);
-      if (a > 0 && same > 0 && full > 0) {
-        std::printf("%-10d %14.0f %12.1f %22.0f %6.2fx %22.0f %6.2fx\n", p, a,
-                    it == AchievedBatch().end() ? 0.0 : it->second, same, a / same, full, a / full);
-      }
-    }
-    const double v = get("BM_Verify/iterations:3"), s = get("BM_RawSha256"), h = get("BM_FormatHashes");
-    if (v > 0 && s > 0) {
-      std::printf("\nverify %.0f entries/s; one SHA-256 per entry %.0f/s (ratio %.2fx); all the format's hashes "
-                  "%.0f entries/s (ratio %.2fx)\n",
-                  v, s, v / s, h, h > 0 ? v / h : 0.0);
-    }
+  const double v = r.Rate("BM_Verify/iterations:3"), s = r.Rate("BM_RawSha256"), h = r.Rate("BM_FormatHashes");
+  if (v > 0 && s > 0) {
+    std::printf("\nverify %.0f entries/s; one SHA-256 per entry %.0f/s (ratio %.2fx); all the format's hashes "
+                "%.0f entries/s (ratio %.2fx)\n",
+                v, s, v / s, h, h > 0 ? v / h : 0.0);
   }
-
- private:
-  std::map<std::string, double> rate_;
-};
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.Print();
-  benchmark::Shutdown();
+  const int rc = keyward::bench::RunBenchmarks(argc, argv, PrintRatios);
   fs::remove_all(Dir());
-  return 0;
+  return rc;
 }

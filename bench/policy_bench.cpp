@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/recording_reporter.h"
 #include "policy/compiled.h"
 #include "policy/loader.h"
 #include "policy/testing/synthetic_policy.h"
@@ -67,38 +68,16 @@ void BM_DecideScan(benchmark::State& state) {
 BENCHMARK(BM_DecideIndexed)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000);
 BENCHMARK(BM_DecideScan)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000);
 
-// Remembers the median (or, without repetitions, the only) time per run, to print ratios at the end.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
-      times_[r.run_name.str()] = r.GetAdjustedRealTime();
-    }
+void PrintRatios(const keyward::bench::RecordingReporter& r) {
+  std::printf("\n%-8s %16s %16s %10s\n", "rules", "indexed ns", "scan ns", "scan/index");
+  for (const long n : {10L, 100L, 1000L, 10000L}) {
+    const double a = r.Time("BM_DecideIndexed/" + std::to_string(n));
+    const double b = r.Time("BM_DecideScan/" + std::to_string(n));
+    if (a <= 0 || b <= 0) continue;
+    std::printf("%-8ld %16.1f %16.1f %9.1fx\n", n, a, b, b / a);
   }
-  void PrintRatios() const {
-    std::printf("\n%-8s %16s %16s %10s\n", "rules", "indexed ns", "scan ns", "scan/index");
-    for (const long n : {10L, 100L, 1000L, 10000L}) {
-      const auto a = times_.find("BM_DecideIndexed/" + std::to_string(n));
-      const auto b = times_.find("BM_DecideScan/" + std::to_string(n));
-      if (a == times_.end() || b == times_.end()) continue;
-      std::printf("%-8ld %16.1f %16.1f %9.1fx\n", n, a->second, b->second, b->second / a->second);
-    }
-  }
-
- private:
-  std::map<std::string, double> times_;
-};
+}
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.PrintRatios();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return keyward::bench::RunBenchmarks(argc, argv, PrintRatios); }

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <string>
 
+#include "bench/recording_reporter.h"
 #include "providers/vault_provider.h"
 #include "tests/doubles/test_ca.h"
 #include "tests/doubles/vault_double.h"
@@ -155,50 +156,25 @@ BENCHMARK(BM_Get)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
-// Remembers the median (or, without repetitions, the only) time per run, to print ratios at the end.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
-      times_[r.run_name.str()] = r.GetAdjustedRealTime();  // in the benchmark's unit
-    }
+void PrintRatios(const keyward::bench::RecordingReporter& r) {
+  auto find = [&r](int tls, int reuse, int in_flight) {
+    return r.Time("BM_Get/tls:" + std::to_string(tls) + "/reuse:" + std::to_string(reuse) +
+                  "/in_flight:" + std::to_string(in_flight) + "/real_time");
+  };
+  std::printf("\n%-6s %14s %14s %12s %14s %14s %12s\n", "", "latency us", "latency us", "reuse/", "gets/s", "gets/s",
+              "reuse/");
+  std::printf("%-6s %14s %14s %12s %14s %14s %12s\n", "", "reuse", "no reuse", "no reuse", "reuse", "no reuse",
+              "no reuse");
+  for (const int tls : {0, 1}) {
+    const auto l1 = find(tls, 1, 1), l0 = find(tls, 0, 1);
+    const auto t1 = find(tls, 1, kInFlight), t0 = find(tls, 0, kInFlight);
+    if (l1 <= 0 || l0 <= 0 || t1 <= 0 || t0 <= 0) continue;
+    const double g1 = kInFlight * 1e6 / t1, g0 = kInFlight * 1e6 / t0;  // times are in microseconds
+    std::printf("%-6s %14.1f %14.1f %11.2fx %14.0f %14.0f %11.2fx\n", tls ? "TLS" : "HTTP", l1, l0, l1 / l0, g1, g0,
+                g1 / g0);
   }
-
-  void PrintRatios() const {
-    std::printf("\n%-6s %14s %14s %12s %14s %14s %12s\n", "", "latency us", "latency us", "reuse/", "gets/s", "gets/s",
-                "reuse/");
-    std::printf("%-6s %14s %14s %12s %14s %14s %12s\n", "", "reuse", "no reuse", "no reuse", "reuse", "no reuse",
-                "no reuse");
-    for (const int tls : {0, 1}) {
-      const auto l1 = Find(tls, 1, 1), l0 = Find(tls, 0, 1);
-      const auto t1 = Find(tls, 1, kInFlight), t0 = Find(tls, 0, kInFlight);
-      if (l1 <= 0 || l0 <= 0 || t1 <= 0 || t0 <= 0) continue;
-      const double g1 = kInFlight * 1e6 / t1, g0 = kInFlight * 1e6 / t0;  // times are in microseconds
-      std::printf("%-6s %14.1f %14.1f %11.2fx %14.0f %14.0f %11.2fx\n", tls ? "TLS" : "HTTP", l1, l0, l1 / l0, g1, g0,
-                  g1 / g0);
-    }
-  }
-
- private:
-  double Find(int tls, int reuse, int in_flight) const {
-    const auto it = times_.find("BM_Get/tls:" + std::to_string(tls) + "/reuse:" + std::to_string(reuse) +
-                                "/in_flight:" + std::to_string(in_flight) + "/real_time");
-    return it == times_.end() ? -1 : it->second;
-  }
-
-  std::map<std::string, double> times_;
-};
+}
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.PrintRatios();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return keyward::bench::RunBenchmarks(argc, argv, PrintRatios); }
