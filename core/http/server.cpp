@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -331,7 +332,7 @@ void HttpServer::Impl::Accept() {
 }
 
 void HttpServer::Impl::OnAcceptError(const beast::error_code& ec) {
-  const bool no_descriptors = ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system;
+  const bool no_descriptors = ec.category() == boost::system::system_category() && (ec.value() == EMFILE || ec.value() == ENFILE);
   if (no_descriptors && ShedOnePendingConnection()) return Accept();
   if (ec == net::error::connection_aborted) return Accept();  // that client gave up; the next one may not
   // Out of descriptors with none in reserve, or out of memory: keep serving the connections we have and

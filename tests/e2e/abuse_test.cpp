@@ -352,6 +352,11 @@ TEST_F(ServerAbuseTest, ABurstOfConnectionsBeyondTheLimitIsRefusedAndTheServerRe
 // (Before the fix, HttpServer::Impl::Accept re-armed async_accept at once on EMFILE: the backlog was
 // neither served nor refused, and the I/O thread spun on the failing accept.)
 TEST_F(ServerAbuseTest, ConnectionsBeyondTheOpenFileLimitAreRefusedNotLeftHanging) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizer runtimes need descriptors of their own: out of them, UBSan's vptr check cannot probe
+  // memory (it opens a pipe to do so) and reports every virtual call as a bad one. The debug build runs it.
+  GTEST_SKIP() << "a sanitized server cannot run out of descriptors without false reports";
+#endif
   constexpr rlim_t kServerFiles = 256;
   constexpr int kClients = 400;
   rlimit mine{};
