@@ -149,8 +149,6 @@ void BM_AuditAppend(benchmark::State& state) {
       state.SkipWithError(log.error().ToString().c_str());
       return;
     }
-    // Closed-loop asynchronous producers, as the server's request handlers are: each completion issues
-    // that producer's next append (an Asio handler would post it; here it runs on the writer thread).
     state.ResumeTiming();
     // Closed-loop asynchronous producers on their own thread, as the server's request handlers run on its
     // I/O threads: each completion posts that producer's next append to the producers' thread, which
