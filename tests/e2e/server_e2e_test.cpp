@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/json.h"
+#include "tests/e2e/e2e_util.h"
 #include "tests/e2e/server_fixture.h"
 
 namespace keyward::e2e {
@@ -17,24 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-Json Body(const testing::HttpReply& r) {
-  auto j = ParseJson(r.body);
-  return j.has_value() ? *j : Json();
-}
-
-// (A vector, not a braced Json: nlohmann reads a one-element brace list as the element itself.)
-std::string ResolveBody(const std::string& fabric, const std::vector<Json>& secrets) {
-  Json body = Json::object();
-  body["fabric"] = fabric;
-  body["secrets"] = Json::array();
-  for (const Json& s : secrets) body["secrets"].push_back(s);
-  return body.dump();
-}
-
-Json Ref(const std::string& provider, const std::string& scope, const std::string& key) {
-  return {{"provider", provider}, {"scope", scope}, {"key", key}};
-}
 
 class ServerE2eTest : public ::testing::Test {
  protected:
