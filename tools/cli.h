@@ -4,9 +4,14 @@
 
 #include <boost/program_options.hpp>
 
+#include <exception>
+#include <functional>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "core/utf8.h"
 
 namespace keyward::cli {
 
@@ -61,5 +66,43 @@ class CommandLine {
  private:
   std::string program_;
 };
+
+using Subcommand = std::function<int(const std::vector<std::string>&)>;
+
+// The main() of a tool made of subcommands: no arguments print `overview` to stderr (usage error);
+// --help, -h and help print it to stdout; --version prints "PROGRAM VERSION"; a known subcommand runs
+// with the remaining arguments; anything else is a usage error naming the subcommands. An exception
+// that escapes a subcommand is a bug: reported, exit kExitInternal.
+inline int RunSubcommands(int argc, char** argv, const std::string& program, const std::string& version,
+                          const std::string& overview, const std::vector<std::pair<std::string, Subcommand>>& commands) {
+  try {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) {
+      std::cerr << overview;
+      return kExitUsage;
+    }
+    const std::string command = args.front();
+    args.erase(args.begin());
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::cout << overview;
+      return kExitOk;
+    }
+    if (command == "--version") {
+      std::cout << program << " " << version << "\n";
+      return kExitOk;
+    }
+    std::string names;
+    for (const auto& [name, run] : commands) {
+      if (name == command) return run(args);
+      names += (names.empty() ? "" : ", ") + name;
+    }
+    std::cerr << program << ": unknown command '" << Printable(command) << "' (expected " << names << ")\nTry '"
+              << program << " --help'.\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << program << ": internal error (please report): " << e.what() << "\n";
+    return kExitInternal;
+  }
+}
 
 }  // namespace keyward::cli

@@ -561,40 +561,15 @@ int CheckProof(const std::vector<std::string>& args) {
   }
 }
 
-int Main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) {
-    std::cerr << kOverview;
-    return kExitUsage;
-  }
-  const std::string command = args.front();
-  args.erase(args.begin());
-  if (command == "--help" || command == "-h" || command == "help") {
-    std::cout << kOverview;
-    return kExitOk;
-  }
-  if (command == "--version") {
-    std::cout << kProgram << " " << KEYWARD_VERSION << "\n";
-    return kExitOk;
-  }
-  if (command == "keygen") return Keygen(args);
-  if (command == "verify") return Verify(args);
-  if (command == "show") return Show(args);
-  if (command == "export") return Export(args);
-  if (command == "checkpoint") return LatestCheckpoint(args);
-  if (command == "prove") return Prove(args);
-  if (command == "check-proof") return CheckProof(args);
-  std::cerr << kProgram << ": unknown command '" << keyward::Printable(command) << "'\nTry 'keyward-audit --help'.\n";
-  return kExitUsage;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return Main(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << kProgram << ": internal error (please report): " << e.what() << "\n";
-    return kExitInternal;
-  }
+  return keyward::cli::RunSubcommands(argc, argv, kProgram, KEYWARD_VERSION, kOverview,
+                                      {{"keygen", Keygen},
+                                       {"verify", Verify},
+                                       {"show", Show},
+                                       {"export", Export},
+                                       {"checkpoint", LatestCheckpoint},
+                                       {"prove", Prove},
+                                       {"check-proof", CheckProof}});
 }

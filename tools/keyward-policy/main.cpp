@@ -53,8 +53,6 @@ Exit codes:
   3  internal error (a bug: please report it)
 )";
 
-std::string Version() { return std::string("keyward-policy ") + KEYWARD_VERSION; }
-
 Json DiagnosticsJson(const std::vector<Diagnostic>& diags) {
   Json arr = Json::array();
   for (const Diagnostic& d : diags) {
@@ -279,37 +277,9 @@ int Test(const std::vector<std::string>& args) {
   return failed == 0 ? kExitOk : kExitFailed;
 }
 
-int Main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) {
-    std::cerr << kOverview;
-    return kExitUsage;
-  }
-  const std::string command = args.front();
-  args.erase(args.begin());
-  if (command == "--help" || command == "-h" || command == "help") {
-    std::cout << kOverview;
-    return kExitOk;
-  }
-  if (command == "--version") {
-    std::cout << Version() << "\n";
-    return kExitOk;
-  }
-  if (command == "check") return Check(args);
-  if (command == "explain") return Explain(args);
-  if (command == "test") return Test(args);
-  std::cerr << "keyward-policy: unknown command '" << keyward::Printable(command)
-            << "' (expected check, explain or test)\nTry 'keyward-policy --help'.\n";
-  return kExitUsage;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return Main(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "keyward-policy: internal error (please report): " << e.what() << "\n";
-    return kExitInternal;
-  }
+  return keyward::cli::RunSubcommands(argc, argv, "keyward-policy", KEYWARD_VERSION, kOverview,
+                                      {{"check", Check}, {"explain", Explain}, {"test", Test}});
 }
