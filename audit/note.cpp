@@ -131,16 +131,19 @@ SigningKey::SigningKey(SigningKey&&) noexcept = default;
 SigningKey& SigningKey::operator=(SigningKey&&) noexcept = default;
 SigningKey::~SigningKey() = default;
 
+Result<SigningKey> SigningKey::Adopt(std::string name, std::unique_ptr<Impl> impl) {
+  KEYWARD_ASSIGN_OR_RETURN(const PublicKey pub, RawPublicKey(impl->pkey.get()));
+  SigningKey k;
+  k.impl_ = std::move(impl);
+  k.verifier_ = MakeVerifier(std::move(name), pub);
+  return k;
+}
+
 Result<SigningKey> SigningKey::Generate(std::string name) {
   KEYWARD_RETURN_IF_ERROR(ValidateKeyName(name));
   PkeyPtr pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
   if (!pkey) return Status::Internal("OpenSSL could not generate an Ed25519 key");
-  KEYWARD_ASSIGN_OR_RETURN(const PublicKey pub, RawPublicKey(pkey.get()));
-  SigningKey k;
-  k.impl_ = std::make_unique<Impl>();
-  k.impl_->pkey = std::move(pkey);
-  k.verifier_ = MakeVerifier(std::move(name), pub);
-  return k;
+  return Adopt(std::move(name), std::make_unique<Impl>(Impl{std::move(pkey)}));
 }
 
 Result<SigningKey> SigningKey::FromSeed(std::string name, std::span<const std::uint8_t> seed) {
@@ -148,12 +151,7 @@ Result<SigningKey> SigningKey::FromSeed(std::string name, std::span<const std::u
   if (seed.size() != 32) return Status::InvalidArgument("an Ed25519 seed is 32 bytes");
   PkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
   if (!pkey) return Status::InvalidArgument("OpenSSL rejected the Ed25519 seed");
-  KEYWARD_ASSIGN_OR_RETURN(const PublicKey pub, RawPublicKey(pkey.get()));
-  SigningKey k;
-  k.impl_ = std::make_unique<Impl>();
-  k.impl_->pkey = std::move(pkey);
-  k.verifier_ = MakeVerifier(std::move(name), pub);
-  return k;
+  return Adopt(std::move(name), std::make_unique<Impl>(Impl{std::move(pkey)}));
 }
 
 Result<SigningKey> SigningKey::Load(const std::string& path) {
@@ -190,12 +188,7 @@ Result<SigningKey> SigningKey::Load(const std::string& path) {
   PkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!pkey) return Status::InvalidArgument(path + ": no PEM private key could be read");
   if (EVP_PKEY_get_id(pkey.get()) != EVP_PKEY_ED25519) return Status::InvalidArgument(path + ": the key is not Ed25519");
-  KEYWARD_ASSIGN_OR_RETURN(const PublicKey pub, RawPublicKey(pkey.get()));
-  SigningKey k;
-  k.impl_ = std::make_unique<Impl>();
-  k.impl_->pkey = std::move(pkey);
-  k.verifier_ = MakeVerifier(std::move(name), pub);
-  return k;
+  return Adopt(std::move(name), std::make_unique<Impl>(Impl{std::move(pkey)}));
 }
 
 Status SigningKey::Save(const std::string& key_path) const {

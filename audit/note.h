@@ -61,6 +61,8 @@ class SigningKey {
  private:
   SigningKey() = default;
   struct Impl;
+  // The key held by `impl`, under `name`: what Generate, FromSeed and Load end with.
+  static Result<SigningKey> Adopt(std::string name, std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   VerifierKey verifier_;
 };

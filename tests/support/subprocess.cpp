@@ -22,19 +22,19 @@ namespace {
   std::abort();
 }
 
-}  // namespace
-
-ProcessResult Run(const std::vector<std::string>& argv, const RunOptions& options) {
-  int in[2], out[2], err[2];
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) Die("pipe2");
-
+// Starts argv[0] (a path) with argv, in options.cwd, with our environment plus options.env, its stdin
+// from `in` (-1: /dev/null) and its stdout and stderr into `out` and `err`.
+pid_t Spawn(const std::vector<std::string>& argv, const RunOptions& options, int in, int out, int err) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  if (in < 0) {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  } else {
+    posix_spawn_file_actions_adddup2(&actions, in, 0);
+  }
+  posix_spawn_file_actions_adddup2(&actions, out, 1);
+  posix_spawn_file_actions_adddup2(&actions, err, 2);
   if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
-
   std::map<std::string, std::string> env_map;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string kv(*e);
@@ -51,10 +51,19 @@ ProcessResult Run(const std::vector<std::string>& argv, const RunOptions& option
   std::vector<char*> argp;
   for (auto& s : args) argp.push_back(s.data());
   argp.push_back(nullptr);
-
   pid_t pid = 0;
   if (posix_spawn(&pid, argp[0], &actions, nullptr, argp.data(), envp.data()) != 0) Die(argv[0].c_str());
   posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+}  // namespace
+
+ProcessResult Run(const std::vector<std::string>& argv, const RunOptions& options) {
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) Die("pipe2");
+
+  const pid_t pid = Spawn(argv, options, in[0], out[1], err[1]);
   close(in[0]);
   close(out[1]);
   close(err[1]);
@@ -156,31 +165,8 @@ namespace keyward::testing {
 Child Child::Start(const std::vector<std::string>& argv, const RunOptions& options) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) Die("pipe2");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
-  std::map<std::string, std::string> env_map;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string kv(*e);
-    const auto eq = kv.find('=');
-    if (eq != std::string::npos) env_map[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  for (const auto& [k, v] : options.env) env_map[k] = v;
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : env_map) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> argp;
-  for (auto& s : args) argp.push_back(s.data());
-  argp.push_back(nullptr);
   Child c;
-  if (posix_spawn(&c.pid_, argp[0], &actions, nullptr, argp.data(), envp.data()) != 0) Die(argv[0].c_str());
-  posix_spawn_file_actions_destroy(&actions);
+  c.pid_ = Spawn(argv, options, -1, out[1], err[1]);
   close(out[1]);
   close(err[1]);
   c.out_fd_ = out[0];
