@@ -355,32 +355,35 @@ bool Api::Authenticate(const std::shared_ptr<Call>& call) {
   return false;
 }
 
+Status ReadResolveRequest(const Json& body, std::size_t max_refs, SchemaReader& reader, ResolveRequest* out) {
+  if (!reader.Object(body, "", {"fabric", "secrets"})) return Status();
+  out->fabric = reader.String(body, "", "fabric", true).value_or("");
+  const Json* secrets = reader.Array(body, "", "secrets", true, false);
+  if (secrets == nullptr) return Status();
+  if (secrets->size() > max_refs) {
+    return Status::InvalidArgument("too many secrets: " + std::to_string(secrets->size()) + " (at most " +
+                                   std::to_string(max_refs) + " per request)");
+  }
+  for (std::size_t i = 0; i < secrets->size(); ++i) {
+    const std::string ptr = JsonPointerJoin("/secrets", i);
+    const Json& e = (*secrets)[i];
+    if (!reader.Object(e, ptr, {"provider", "scope", "key"})) continue;
+    SecretRef ref;
+    ref.provider = reader.String(e, ptr, "provider", true).value_or("");
+    ref.scope = reader.String(e, ptr, "scope", false).value_or("");
+    ref.key = reader.String(e, ptr, "key", true).value_or("");
+    out->refs.push_back(std::move(ref));
+  }
+  return Status();
+}
+
 void Api::Resolve(std::shared_ptr<Call> call) {
   auto body = ParseJson(call->request.body, JsonLimits{.max_depth = 8});
   if (!body.has_value()) return call->SendError(body.error());
   std::vector<Diagnostic> problems;
   SchemaReader reader(&problems);
-  std::string fabric;
-  std::vector<SecretRef> refs;
-  if (reader.Object(*body, "", {"fabric", "secrets"})) {
-    fabric = reader.String(*body, "", "fabric", true).value_or("");
-    if (const Json* secrets = reader.Array(*body, "", "secrets", true, false)) {
-      if (secrets->size() > options_.max_refs) {
-        return call->SendError(Status::InvalidArgument("too many secrets: " + std::to_string(secrets->size()) + " (at most " +
-                                                       std::to_string(options_.max_refs) + " per request)"));
-      }
-      for (std::size_t i = 0; i < secrets->size(); ++i) {
-        const std::string ptr = JsonPointerJoin("/secrets", i);
-        const Json& e = (*secrets)[i];
-        if (!reader.Object(e, ptr, {"provider", "scope", "key"})) continue;
-        SecretRef ref;
-        ref.provider = reader.String(e, ptr, "provider", true).value_or("");
-        ref.scope = reader.String(e, ptr, "scope", false).value_or("");
-        ref.key = reader.String(e, ptr, "key", true).value_or("");
-        refs.push_back(std::move(ref));
-      }
-    }
-  }
+  ResolveRequest req;
+  if (Status s = ReadResolveRequest(*body, options_.max_refs, reader, &req); !s.ok()) return call->SendError(s);
   if (!problems.empty()) {
     return call->SendError(Status::InvalidArgument(problems[0].pointer + ": " + problems[0].message));
   }
@@ -388,7 +391,7 @@ void Api::Resolve(std::shared_ptr<Call> call) {
                            std::chrono::steady_clock::now() + options_.request_timeout};
   auto policy = deps_.policy();
   const std::string origin = options_.origin;
-  deps_.resolver->Resolve(ctx, fabric, std::move(refs), [call, policy, origin](Result<ResolveResult> r, std::vector<DeniedRef> denied) {
+  deps_.resolver->Resolve(ctx, req.fabric, std::move(req.refs), [call, policy, origin](Result<ResolveResult> r, std::vector<DeniedRef> denied) {
     if (!r.has_value()) {
       Json extra = Json::object();
       if (!denied.empty()) {

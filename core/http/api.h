@@ -23,10 +23,20 @@
 #include "core/http/auth.h"
 #include "core/http/metrics.h"
 #include "core/http/server.h"
+#include "core/json.h"
 #include "core/provider.h"
 #include "core/resolver.h"
 
 namespace keyward::http {
+
+// The body of POST /v1/resolve (docs/api.md): {"fabric": ..., "secrets": [{"provider", "scope", "key"}]}.
+struct ResolveRequest {
+  std::string fabric;
+  std::vector<SecretRef> refs;
+};
+// Reads `body` into *out, recording every schema error in `reader` (a ref with errors is left out).
+// InvalidArgument, and nothing read, when it holds more than `max_refs` secrets.
+Status ReadResolveRequest(const Json& body, std::size_t max_refs, SchemaReader& reader, ResolveRequest* out);
 
 struct ApiOptions {
   std::size_t max_refs = 100;                        // secrets per resolve request

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/http/api.h"
 #include "core/json.h"
 #include "core/secret_ref.h"
 #include "core/utf8.h"
@@ -106,28 +107,14 @@ void CheckDiagnostics(const Json& doc, const std::vector<Diagnostic>& diags, std
   }
 }
 
-// The schema of POST /v1/resolve, read as core/http/api.cpp reads it.
+// The schema of POST /v1/resolve, read by the server's own reader.
 std::vector<SecretRef> ReadResolveBody(const Json& body) {
   std::vector<Diagnostic> problems;
   SchemaReader reader(&problems);
-  std::vector<SecretRef> refs;
-  if (reader.Object(body, "", {"fabric", "secrets"})) {
-    (void)reader.String(body, "", "fabric", true);
-    if (const Json* secrets = reader.Array(body, "", "secrets", true, false)) {
-      for (std::size_t i = 0; i < secrets->size() && i < 100; ++i) {
-        const std::string ptr = JsonPointerJoin("/secrets", i);
-        const Json& e = (*secrets)[i];
-        if (!reader.Object(e, ptr, {"provider", "scope", "key"})) continue;
-        SecretRef ref;
-        ref.provider = reader.String(e, ptr, "provider", true).value_or("");
-        ref.scope = reader.String(e, ptr, "scope", false).value_or("");
-        ref.key = reader.String(e, ptr, "key", true).value_or("");
-        refs.push_back(std::move(ref));
-      }
-    }
-  }
+  http::ResolveRequest req;
+  (void)http::ReadResolveRequest(body, 100, reader, &req);
   CheckDiagnostics(body, problems, reader.error_count());
-  return refs;
+  return std::move(req.refs);
 }
 
 // The other accessors, on whatever object the document is (or holds at "/o").
