@@ -25,7 +25,6 @@ using keyward::Json;
 using keyward::Result;
 using keyward::Status;
 using keyward::cli::kExitFailed;
-using keyward::cli::kExitInternal;
 using keyward::cli::kExitOk;
 using keyward::cli::kExitUsage;
 namespace audit = keyward::audit;

@@ -21,7 +21,6 @@ using keyward::Json;
 namespace {
 
 using keyward::cli::kExitFailed;
-using keyward::cli::kExitInternal;
 using keyward::cli::kExitOk;
 using keyward::cli::kExitUsage;
 
