@@ -1,12 +1,27 @@
 #include "providers/remote_provider.h"
 
+#include <future>
+
 namespace keyward::providers {
 
 RemoteProvider::RemoteProvider(std::string id, ProviderType type, std::shared_ptr<http::IoRuntime> runtime,
                                std::shared_ptr<RemoteCore> core)
     : id_(std::move(id)), type_(type), runtime_(std::move(runtime)), core_(std::move(core)) {}
 
-RemoteProvider::~RemoteProvider() { core_->Shutdown(); }
+RemoteProvider::~RemoteProvider() {
+  // The core shuts down on its own thread, and the destructor waits: once the provider is gone, no
+  // completion still in flight calls anything it was given (a test's clock, say).
+  if (runtime_->RunningInThisThread()) {
+    core_->Shutdown();
+    return;
+  }
+  std::promise<void> shut;
+  runtime_->Post([&] {
+    core_->Shutdown();
+    shut.set_value();
+  });
+  shut.get_future().wait();
+}
 
 void RemoteProvider::Get(const std::string& scope, const std::string& key, Deadline deadline, GetDone done) {
   runtime_->Post([core = core_, scope, key, deadline, done] { core->Get(scope, key, deadline, done); });

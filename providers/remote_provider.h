@@ -26,7 +26,8 @@ class RemoteCore {
                    Provider::StatusDone done) = 0;
   virtual void Remove(const std::string& scope, const std::string& key, Deadline d, Provider::StatusDone done) = 0;
   virtual void Health(Deadline d, Provider::StatusDone done) = 0;
-  // May be called from any thread.
+  // Called on the runtime's thread. Afterwards the core calls nothing its options gave it; operations
+  // still in flight complete with an error.
   virtual void Shutdown() = 0;
   virtual http::ClientStats stats() const = 0;
 };

@@ -104,6 +104,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
   }
 
   void Shutdown() override {
+    stopped_ = true;
     renew_timer_.Cancel();
     client_->Shutdown();
   }
@@ -292,11 +293,14 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
     client_->Send(std::move(r), d, std::move(done));
   }
 
+  Status ShuttingDown() const { return Status::Unavailable("Vault provider '" + id_ + "' is shutting down"); }
+
   // --- authentication ---
 
   // Calls k(OK) once the token is known and not due for renewal, logging in or renewing first if
   // need be. Concurrent callers share one login or renewal.
   void EnsureToken(Deadline d, std::function<void(Status)> k) {
+    if (stopped_) return k(ShuttingDown());
     const bool due = !known_ || (ttl_s_ > 0 && clock_() >= renew_at_);
     if (!due) return k(Status());
     auth_waiters_.push_back(std::move(k));
@@ -314,6 +318,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
   }
 
   void SetLease(std::int64_t ttl_s, bool renewable) {
+    if (stopped_) return;
     const auto now = clock_();
     known_ = true;
     renewable_ = renewable;
@@ -396,6 +401,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
 
   // Renewal failed or is impossible.
   void Fallback(Deadline d) {
+    if (stopped_) return AuthDone(ShuttingDown());
     if (auth_.method == VaultAuthOptions::Method::kAppRole) return Login(d);
     if (auth_.token_source && auth_.token_source->kind == CredentialSource::Kind::kFile) {
       auto fresh = auth_.token_source->Load();
@@ -428,6 +434,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
 
   void ResolveMount(const std::string& scope, Deadline d, const std::string& ctx,
                     std::function<void(Result<MountInfo>)> k) {
+    if (stopped_) return k(ShuttingDown());
     const std::string with_slash = scope + "/";
     const auto now = clock_();
     const MountInfo* best = nullptr;
@@ -464,6 +471,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
            }
            const Json options = data.value("options", Json());
            m.version = options.is_object() && options.value("version", Json()) == Json("2") ? 2 : 1;
+           if (self->stopped_) return k(self->ShuttingDown());
            m.fetched = self->clock_();
            self->mounts_[m.path] = m;
            k(m);
@@ -591,6 +599,9 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
   std::unique_ptr<http::Client> client_;
   http::IoTimer renew_timer_;  // after client_: it needs the runtime the client holds
 
+  // Set by Shutdown. From then on clock_ is never called (whoever gave it may be gone) and whatever
+  // still completes fails with ShuttingDown(). Runtime thread only, like the rest of the state.
+  bool stopped_ = false;
   SecretValue token_;
   bool known_ = false;      // TTL and renewability known
   bool renewable_ = false;

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <condition_variable>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -148,6 +149,8 @@ struct HttpDouble::Impl {
   std::deque<Fault> faults;
   Fault persistent = Fault::kNone;
   std::string last_sni;
+  int stalled_count = 0;  // requests stalled so far
+  std::condition_variable changed;
 
   // Destroyed in this order: acceptor, io_context (and the sessions its handlers own), TLS context.
   std::optional<ssl::context> tls_ctx;
@@ -207,9 +210,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const DoubleRequest dr = ToDoubleRequest(req);
     const Fault fault = impl_->NextFault();
     switch (fault) {
-      case Fault::kStall:
+      case Fault::kStall: {
         impl_->stalled.push_back(this->shared_from_this());
+        std::lock_guard lock(impl_->mu);
+        ++impl_->stalled_count;
+        impl_->changed.notify_all();
         return;
+      }
       case Fault::kCloseWithoutAnswer:
         return Close();
       case Fault::kGarbage:
@@ -337,6 +344,11 @@ HttpDouble::~HttpDouble() {
 
 std::string HttpDouble::url(const std::string& host) const {
   return std::string(impl_->tls_ctx ? "https://" : "http://") + host + ":" + std::to_string(port_);
+}
+
+bool HttpDouble::WaitForStalled(int count, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->mu);
+  return impl_->changed.wait_for(lock, timeout, [&] { return impl_->stalled_count >= count; });
 }
 
 void HttpDouble::SetFault(Fault fault, int count) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -82,6 +83,9 @@ class HttpDouble {
 
   int accepted_connections() const { return accepted_.load(); }
   int requests() const { return requests_.load(); }
+  // Waits until `count` requests in all have been stalled (Fault::kStall), or `timeout` passes; returns
+  // whether they were.
+  bool WaitForStalled(int count, std::chrono::milliseconds timeout) const;
   // The server name the last TLS client sent (SNI), "" when it sent none.
   std::string last_sni() const;
 

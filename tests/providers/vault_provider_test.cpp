@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <future>
 
 #include "core/testing/status_matchers.h"
 #include "providers/vault_provider.h"
@@ -475,6 +476,39 @@ TEST_F(VaultTest, TokenIsRenewedInTheBackgroundWhileNothingHappens) {
       EXPECT_EQ(r.Header("x-vault-token"), short_lived);
     }
   }
+}
+
+// The CI failure of stop 8: a provider destroyed while its background renewal waited for Vault. The
+// renewal, aborted by the shutdown, went on to consult the clock the provider had been given, after its
+// owner was gone (a use-after-free under ASan). Once the destructor returns, nothing it was given is
+// called again.
+TEST_F(VaultTest, ADestroyedProviderCallsNothingItWasGiven) {
+  struct Probe {
+    std::atomic<bool> counting{false};
+    std::atomic<int> calls{0};
+  };
+  auto probe = std::make_shared<Probe>();
+  // Fulfilled when the provider's core lets go of the clock: after every completion that was still in
+  // flight (each holds the core) has run.
+  auto released = std::make_shared<std::promise<void>>();
+  std::shared_ptr<int> witness(new int(0), [released](int* p) {
+    delete p;
+    released->set_value();
+  });
+  VaultOptions o = Options(TokenAuth(vault_.CreateToken(2)));  // renewal due after 1.33 s
+  o.clock = [probe, witness] {
+    if (probe->counting) ++probe->calls;
+    return std::chrono::steady_clock::now();
+  };
+  witness.reset();
+  auto p = Make(std::move(o));
+  WarmUp(*p);
+  vault_.server().SetFault(Fault::kStall, 1);
+  ASSERT_TRUE(vault_.server().WaitForStalled(1, std::chrono::seconds(20)));  // the background renew-self
+  probe->counting = true;
+  p.reset();
+  ASSERT_EQ(released->get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  EXPECT_EQ(probe->calls.load(), 0);
 }
 
 TEST_F(VaultTest, ATokenFileIsReadAgainWhenRenewalFails) {
