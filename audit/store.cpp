@@ -73,6 +73,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   log->stats_.checkpoint_size = log->checkpoint_size_;
   sqlite3_wal_hook(log->db_->getHandle(), &AuditLog::OnWalCommit, log.get());  // replaces auto-checkpointing
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
+  log->completer_ = std::thread([raw = log.get()] { raw->CompleterLoop(); });
   log->checkpointer_ = std::thread([raw = log.get()] { raw->CheckpointerLoop(); });
   return log;
 }
@@ -397,7 +398,7 @@ void AuditLog::WriterLoop() {
       std::unique_lock lk(mu_);
       const auto wake = outage_ ? std::min(next_checkpoint_, next_probe_) : next_checkpoint_;
       cv_.wait_until(lk, wake, [&] {
-        return !pending_.empty() || closing_ || checkpoints_requested_ > checkpoints_done_;
+        return !pending_.empty() || closing_ || checkpoints_requested_ > checkpoints_served_;
       });
       std::size_t entries = 0;
       while (!pending_.empty() &&
@@ -411,7 +412,7 @@ void AuditLog::WriterLoop() {
       const bool drained = pending_.empty();
       requests_seen = checkpoints_requested_;
       checkpoint = (std::chrono::steady_clock::now() >= next_checkpoint_) ||
-                   (drained && (checkpoints_requested_ > checkpoints_done_ || closing_));
+                   (drained && (checkpoints_requested_ > checkpoints_served_ || closing_));
       exit = closing_ && drained;
     }
     if (outage_ && std::chrono::steady_clock::now() >= next_probe_) {
@@ -419,7 +420,7 @@ void AuditLog::WriterLoop() {
       batch.insert(batch.begin(), RecoveryEntry());
       next_probe_ = std::chrono::steady_clock::now() + options_.recovery_probe_interval;
     }
-    if (!batch.empty()) CommitBatch(batch);
+    if (!batch.empty()) Deliver(CommitBatch(batch));
     if (checkpoint) {
       Status s;
       if (head_.size > checkpoint_size_) s = WriteCheckpoint();
@@ -428,14 +429,78 @@ void AuditLog::WriterLoop() {
         if (s.ok()) s = e;
       }
       next_checkpoint_ = std::chrono::steady_clock::now() + options_.checkpoint_interval;
+      Completion marker;
       {
         std::lock_guard lk(mu_);
-        if (pending_.empty() || exit) checkpoints_done_ = std::max(checkpoints_done_, requests_seen);
+        if (pending_.empty() || exit) {
+          checkpoints_served_ = std::max(checkpoints_served_, requests_seen);
+          marker.checkpoints_done = checkpoints_served_;
+        }
         last_checkpoint_status_ = s;
       }
-      done_cv_.notify_all();
+      // Through the completions, so that CheckpointNow returns only after the callbacks of every entry
+      // the checkpoint covers have run.
+      if (marker.checkpoints_done > 0) Deliver(std::move(marker));
     }
     if (exit) break;
+  }
+  {
+    std::lock_guard lk(completion_mu_);
+    writer_exited_ = true;
+  }
+  completion_cv_.notify_one();
+}
+
+void AuditLog::Deliver(Completion c) {
+  bool more_pending;
+  {
+    std::lock_guard lk(mu_);
+    more_pending = !pending_.empty();
+  }
+  {
+    std::lock_guard lk(completion_mu_);
+    // Only the writer queues: an idle completer with an empty queue cannot start meanwhile, so running
+    // here keeps the commit order.
+    if (more_pending || completer_busy_ || !completions_.empty()) {
+      completions_.push_back(std::move(c));
+      completion_cv_.notify_one();
+      return;
+    }
+  }
+  RunCompletion(c);
+}
+
+void AuditLog::RunCompletion(Completion& c) {
+  if (c.checkpoints_done > 0) {
+    {
+      std::lock_guard lk(mu_);
+      checkpoints_done_ = std::max(checkpoints_done_, c.checkpoints_done);
+    }
+    done_cv_.notify_all();
+    return;
+  }
+  for (std::size_t i = 0; i < c.batch.size(); ++i) {
+    if (c.failure.ok()) {
+      c.batch[i].done(c.ranges[i]);
+    } else {
+      c.batch[i].done(c.failure);
+    }
+  }
+}
+
+void AuditLog::CompleterLoop() {
+  for (;;) {
+    std::deque<Completion> work;
+    {
+      std::unique_lock lk(completion_mu_);
+      completer_busy_ = false;
+      completion_cv_.wait(lk, [&] { return !completions_.empty() || writer_exited_; });
+      if (completions_.empty()) return;  // the writer is gone and everything is delivered
+      work.swap(completions_);
+      completer_busy_ = true;
+    }
+    for (Completion& c : work) RunCompletion(c);
+    // `work` (the producers' callbacks and encodings) is freed here, off the writer's thread.
   }
 }
 
@@ -453,7 +518,7 @@ AuditLog::Pending AuditLog::RecoveryEntry() const {
   return p;
 }
 
-void AuditLog::CommitBatch(std::vector<Pending>& batch) {
+AuditLog::Completion AuditLog::CommitBatch(std::vector<Pending>& batch) {
   auto fail_all = [&](const Status& s) {
     {
       std::lock_guard lk(mu_);
@@ -466,12 +531,14 @@ void AuditLog::CommitBatch(std::vector<Pending>& batch) {
       next_probe_ = std::chrono::steady_clock::now() + options_.recovery_probe_interval;
     }
     ++outage_->failed_batches;
-    for (Pending& p : batch) p.done(s);
+    Completion c;
+    c.batch = std::move(batch);
+    c.failure = s;
+    return c;
   };
   if (needs_resync_) {
     if (Status s = Resync(); !s.ok()) {
-      fail_all(Status::Unavailable("the audit log cannot record: " + s.message()));
-      return;
+      return fail_all(Status::Unavailable("the audit log cannot record: " + s.message()));
     }
   }
   Head next = head_;
@@ -521,8 +588,7 @@ void AuditLog::CommitBatch(std::vector<Pending>& batch) {
     insert_->tryReset();
     needs_resync_ = true;  // SQLite may have committed after all (an fsync error, say): look before the next batch
     Log(s.message());
-    fail_all(s);
-    return;
+    return fail_all(s);
   }
   head_ = std::move(next);
   if (outage_) {
@@ -546,7 +612,10 @@ void AuditLog::CommitBatch(std::vector<Pending>& batch) {
     ++stats_.commit_latency_buckets[l];
     stats_.commit_latency_sum_us += static_cast<double>(micros);
   }
-  for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(ranges[i]);
+  Completion c;
+  c.batch = std::move(batch);
+  c.ranges = std::move(ranges);
+  return c;
 }
 
 Status AuditLog::Resync() {
@@ -656,6 +725,7 @@ Status AuditLog::Close() {
   cv_.notify_one();
   checkpointer_cv_.notify_one();
   if (writer_.joinable()) writer_.join();
+  if (completer_.joinable()) completer_.join();
   if (checkpointer_.joinable()) checkpointer_.join();
   Status s;
   {

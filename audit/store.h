@@ -14,8 +14,12 @@
 // last checkpoint (or than the export file's), whose recent entries do not chain, or whose tree does not
 // extend its last checkpoint, naming the problem and the `keyward-audit verify` command to run.
 //
-// Thread-safety: all public methods may be called from any thread. Completions run on the writer
-// thread and must not block (post to your own executor).
+// Completions are called in the order the batches committed, on the writer thread when nothing else is
+// waiting for it, otherwise on the log's completion thread, so that the writer can start the next batch
+// while the callbacks of the last one run (and free what their producers allocated).
+//
+// Thread-safety: all public methods may be called from any thread. Completions must not block (post to
+// your own executor).
 #pragma once
 
 #include <chrono>
@@ -115,6 +119,13 @@ class AuditLog final : public AuditSink {
     std::string first_error;
     std::uint64_t failed_batches = 0;
   };
+  // A committed (or failed) batch's callbacks, or a checkpoint marker, delivered in commit order.
+  struct Completion {
+    std::vector<Pending> batch;
+    std::vector<SeqRange> ranges;  // one per Pending when the batch committed
+    Status failure;                // else why none of it is in the log
+    std::uint64_t checkpoints_done = 0;  // a marker: CheckpointNow calls up to this one may return
+  };
   struct Head {  // the log's state after its last committed entry
     std::int64_t size = 0;
     Digest chain = kZeroChain;
@@ -131,7 +142,11 @@ class AuditLog final : public AuditSink {
                   bool fail_closed);
   Status CheckExportFile();
   void WriterLoop();
-  void CommitBatch(std::vector<Pending>& batch);
+  Completion CommitBatch(std::vector<Pending>& batch);
+  // Runs `c` on the writer when the completion thread is idle and nothing is pending, else queues it there.
+  void Deliver(Completion c);
+  void RunCompletion(Completion& c);
+  void CompleterLoop();
   Pending RecoveryEntry() const;
   void CheckpointerLoop();
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int wal_pages);
@@ -162,6 +177,7 @@ class AuditLog final : public AuditSink {
   std::size_t pending_entries_ = 0;
   std::uint64_t appends_submitted_ = 0;  // Append calls accepted into pending_
   std::uint64_t checkpoints_requested_ = 0, checkpoints_done_ = 0;
+  std::uint64_t checkpoints_served_ = 0;  // requests the writer has signed a checkpoint for
   Status last_checkpoint_status_;
   std::condition_variable done_cv_;
   bool closing_ = false;
@@ -169,6 +185,13 @@ class AuditLog final : public AuditSink {
   AuditStats stats_;
   std::string latest_note_;
   std::thread writer_;
+  // The completion thread and its queue (guarded by completion_mu_, never held while calling back).
+  std::thread completer_;
+  std::mutex completion_mu_;
+  std::condition_variable completion_cv_;
+  std::deque<Completion> completions_;
+  bool completer_busy_ = false;
+  bool writer_exited_ = false;
   // WAL checkpoints (copying the WAL back into the database, with its own fsync) run on their own
   // thread and connection, so that a commit never waits for one: the writer's connection does not
   // checkpoint by itself, and asks for one once the WAL holds kWalCheckpointPages pages.
