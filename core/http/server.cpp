@@ -13,15 +13,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <atomic>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -94,12 +95,25 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
 struct HttpServer::Impl {
   ServerOptions options;
   Handler* handler = nullptr;
-  net::io_context ioc;
-  // Keeps the I/O threads running while requests are out at a provider or the audit log: such a session
-  // has no I/O pending, and without this run() would return once the acceptor closes.
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work{net::make_work_guard(ioc)};
+  // One io_context per I/O thread, run by that thread alone: a connection lives on one of them (round
+  // robin), so its handlers never run concurrently and need no strand, and its executor is a plain
+  // io_context executor (a strand's, type-erased in Beast's streams, costs heap allocations per operation).
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  std::size_t next_context = 0;  // the accept handler's
+  // Keep the I/O threads running while requests are out at a provider or the audit log: such a session
+  // has no I/O pending, and without these run() would return once the acceptor closes.
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
   std::optional<ssl::context> ssl_ctx;
-  tcp::acceptor acceptor{ioc};
+  // The contexts exist before the members below that are built on the first of them.
+  explicit Impl(int io_threads) : contexts(MakeContexts(io_threads)) {
+    for (auto& c : contexts) work.push_back(net::make_work_guard(*c));
+  }
+  static std::vector<std::unique_ptr<net::io_context>> MakeContexts(int n) {
+    std::vector<std::unique_ptr<net::io_context>> out;
+    for (int i = 0; i < std::max(1, n); ++i) out.push_back(std::make_unique<net::io_context>(1));
+    return out;
+  }
+  tcp::acceptor acceptor{*contexts.front()};
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
   std::atomic<std::size_t> connections{0};
@@ -113,7 +127,7 @@ struct HttpServer::Impl {
   // that fails, accepting pauses (accept_backoff, doubling up to 1 s) instead of spinning on the error.
   // Both touched only by the accept handler (one accept outstanding at a time).
   int reserve_fd = -1;
-  net::steady_timer accept_retry{ioc};
+  net::steady_timer accept_retry{*contexts.front()};
   std::chrono::milliseconds accept_backoff{0};
 
   ~Impl() {
@@ -240,6 +254,7 @@ class Session : public SessionBase {
     HttpRequest req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
+    req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
     for (const auto& field : msg) {
       const auto name = field.name_string();
       req.headers.emplace_back(Lower(std::string_view(name.data(), name.size())), std::string(field.value()));
@@ -308,7 +323,9 @@ class Session : public SessionBase {
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  net::io_context& home = *contexts[next_context];
+  next_context = (next_context + 1) % contexts.size();
+  acceptor.async_accept(home, [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || stopping.load()) return;
       return OnAcceptError(ec);
@@ -366,7 +383,7 @@ std::size_t HttpServer::connections() const { return impl_->connections.load(); 
 std::size_t HttpServer::max_connections() const { return impl_->options.max_connections; }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options, Handler* handler) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Impl>(options.io_threads);
   impl->options = options;
   impl->handler = handler;
   // Every connection is a descriptor: take the hard open-file limit (service managers often leave the
@@ -421,8 +438,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& optio
   }
   impl->port = impl->acceptor.local_endpoint().port();
   impl->Accept();
-  for (int i = 0; i < std::max(1, options.io_threads); ++i) {
-    impl->threads.emplace_back([raw = impl.get()] { raw->ioc.run(); });
+  for (auto& context : impl->contexts) {
+    impl->threads.emplace_back([ioc = context.get()] { ioc->run(); });
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
@@ -453,8 +470,8 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
     std::unique_lock lk(s.mu);
     s.drained.wait_for(lk, grace, [&] { return s.connections.load() == 0; });
   }
-  s.work.reset();
-  s.ioc.stop();
+  s.work.clear();
+  for (auto& context : s.contexts) context->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
 }
