@@ -37,6 +37,13 @@ struct ResolveRequest {
 // Reads `body` into *out, recording every schema error in `reader` (a ref with errors is left out).
 // InvalidArgument, and nothing read, when it holds more than `max_refs` secrets.
 Status ReadResolveRequest(const Json& body, std::size_t max_refs, SchemaReader& reader, ResolveRequest* out);
+// The limits the resolve body is parsed with.
+inline constexpr JsonLimits kResolveBodyLimits{.max_depth = 8};
+// The fast path: reads `body` into *out when it is exactly a valid resolve request with at most `max_refs`
+// secrets (what ParseJson with kResolveBodyLimits and ReadResolveRequest would read without an error),
+// without building a DOM. Otherwise returns false and leaves *out empty: read it the general way for the
+// error.
+bool ReadWellFormedResolveRequest(std::string_view body, std::size_t max_refs, ResolveRequest* out);
 
 struct ApiOptions {
   std::size_t max_refs = 100;                        // secrets per resolve request

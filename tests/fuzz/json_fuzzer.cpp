@@ -5,6 +5,8 @@
 // document.
 //
 // Invariants:
+//   - The server's resolve fast path (ReadWellFormedResolveRequest) accepts exactly the bodies that
+//     ParseJson and ReadResolveRequest read without an error, and reads them identically.
 //   - ParseJson accepts exactly what nlohmann's own strict SAX parser accepts, minus documents with a
 //     duplicate key or nesting deeper than max_depth (a differential oracle).
 //   - An accepted document re-serialised parses again to an equal value.
@@ -157,6 +159,28 @@ void CheckPrintable(std::string_view text) {
   FUZZ_CHECK(IsValidUtf8(text) == (FirstInvalidUtf8(text) == text.size()), "IsValidUtf8 and FirstInvalidUtf8 disagree");
 }
 
+// The server reads resolve bodies through a fast path (no DOM) and falls back to ParseJson and
+// ReadResolveRequest for anything else. They must agree: the fast path accepts exactly the bodies the
+// general way reads without an error, with the same result.
+void CheckResolveFastPath(std::string_view text) {
+  http::ResolveRequest fast;
+  const bool fast_ok = http::ReadWellFormedResolveRequest(text, 100, &fast);
+  http::ResolveRequest general;
+  bool general_ok = false;
+  if (Result<Json> doc = ParseJson(text, http::kResolveBodyLimits); doc.has_value()) {
+    std::vector<Diagnostic> problems;
+    SchemaReader reader(&problems);
+    general_ok = http::ReadResolveRequest(*doc, 100, reader, &general).ok() && problems.empty();
+  }
+  FUZZ_CHECK(fast_ok == general_ok, "the resolve fast path %s a body the general reader %s",
+             fast_ok ? "accepted" : "refused", general_ok ? "accepts" : "refuses");
+  if (fast_ok) {
+    FUZZ_CHECK(fast.fabric == general.fabric && fast.refs == general.refs, "the resolve fast path read another request");
+  } else {
+    FUZZ_CHECK(fast.fabric.empty() && fast.refs.empty(), "the refused fast path left a partial request");
+  }
+}
+
 }  // namespace
 }  // namespace keyward
 
@@ -168,6 +192,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.max_depth = 1u + (data[0] >> 1) % 64u;
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
 
+  CheckResolveFastPath(text);
   Result<Json> doc = ParseJson(text, limits);
 
   Oracle oracle;
