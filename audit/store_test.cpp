@@ -151,6 +151,41 @@ TEST_F(AuditLogTest, ConcurrentProducersAreGroupCommitted) {
   EXPECT_TRUE(Verify().ok());
 }
 
+// Completions run on the writer or on the completion thread (when more is pending), never both at once:
+// producers see them in commit order, and CheckpointNow returns only after all of them ran.
+TEST_F(AuditLogTest, CompletionsRunInCommitOrder) {
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  constexpr int kProducers = 4, kEach = 500;
+  std::mutex mu;
+  std::vector<std::int64_t> firsts;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      for (int i = 0; i < kEach; ++i) {
+        log->Append({Record(p * 1000 + i)}, [&](Result<SeqRange> r) {
+          if (!r.has_value()) {
+            ++failed;
+            return;
+          }
+          std::lock_guard lk(mu);
+          firsts.push_back(r->first);
+        });
+      }
+    });
+  }
+  for (auto& t : producers) t.join();
+  ASSERT_THAT(log->CheckpointNow(), IsOk());
+  std::lock_guard lk(mu);
+  EXPECT_EQ(failed.load(), 0);
+  ASSERT_EQ(firsts.size(), static_cast<std::size_t>(kProducers * kEach));
+  for (std::size_t i = 1; i < firsts.size(); ++i) {
+    ASSERT_LT(firsts[i - 1], firsts[i]) << "completion " << i << " ran before an earlier commit's";
+  }
+  EXPECT_GT(log->Stats().batches, 1u);
+}
+
 TEST_F(AuditLogTest, AFailedWriteFailsEveryProducerAndTheLogHeals) {
   auto o = f_.Options();
   o.busy_timeout = std::chrono::milliseconds(50);
