@@ -130,17 +130,18 @@ struct Api::Call {
   std::string principal;
   std::chrono::steady_clock::time_point start;
   Metrics* metrics = nullptr;
-  std::once_flag answered;
+  // Set by the first Send: a call is answered once. (Not std::call_once: glibc's pthread_once wakes
+  // waiters with a futex system call every time a flag is first used, i.e. on every request.)
+  std::atomic<bool> answered{false};
 
   void Send(HttpResponse r) {
-    std::call_once(answered, [&] {
-      r.headers.emplace_back("X-Request-Id", request_id);
-      if (metrics != nullptr) {
-        metrics->OnRequest(route, r.status,
-                           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start));
-      }
-      respond(std::move(r));
-    });
+    if (answered.exchange(true, std::memory_order_acq_rel)) return;
+    r.headers.emplace_back("X-Request-Id", request_id);
+    if (metrics != nullptr) {
+      metrics->OnRequest(route, r.status,
+                         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start));
+    }
+    respond(std::move(r));
   }
   void SendJson(int status, const Json& body) {
     HttpResponse r;

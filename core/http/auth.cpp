@@ -80,6 +80,7 @@ std::optional<std::chrono::milliseconds> Authenticator::BlockedFor(const std::st
     return std::chrono::ceil<std::chrono::milliseconds>(*it->second.blocked_until - now);
   }
   failures_.erase(it);  // the block is over: a clean slate
+  blocked_peers_.fetch_sub(1, std::memory_order_relaxed);
   return std::nullopt;
 }
 
@@ -88,6 +89,7 @@ bool Authenticator::RecordFailure(const std::string& peer, std::chrono::steady_c
   std::erase_if(f.times, [&](auto t) { return now - t > throttle_.window; });
   f.times.push_back(now);
   if (static_cast<int>(f.times.size()) >= throttle_.max_failures) {
+    if (!f.blocked_until) blocked_peers_.fetch_add(1, std::memory_order_release);
     f.blocked_until = now + throttle_.block;
     f.times.clear();
     return true;
@@ -100,7 +102,7 @@ Authenticator::Verdict Authenticator::Authenticate(std::string_view authorizatio
                                                    const std::string& peer_address) {
   const auto now = clock_();
   Verdict v;
-  {
+  if (blocked_peers_.load(std::memory_order_acquire) > 0) {
     std::lock_guard lk(mu_);
     if (const auto left = BlockedFor(peer_address, now)) {
       v.outcome = Outcome::kThrottled;

@@ -15,6 +15,7 @@
 // Thread-safety: all methods may be called concurrently.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -85,6 +86,9 @@ class Authenticator {
   Clock clock_;
   std::mutex mu_;
   std::unordered_map<std::string, Failures> failures_;
+  // Entries of failures_ with a block set. While none is, a request need not take mu_ to learn that its
+  // peer is not blocked (the common case: two I/O threads would otherwise contend for it on every request).
+  std::atomic<std::size_t> blocked_peers_{0};
 };
 
 }  // namespace keyward::http

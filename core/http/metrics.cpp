@@ -12,18 +12,32 @@ void Metrics::Histogram::Observe(double seconds) {
   ++count;
 }
 
+void Metrics::Histogram::Add(const Histogram& other) {
+  for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += other.buckets[i];
+  sum += other.sum;
+  count += other.count;
+}
+
+Metrics::Shard& Metrics::Mine() {
+  // A thread keeps the shard it first got, for every Metrics (there is one per process).
+  thread_local const std::size_t index = next_shard_.fetch_add(1, std::memory_order_relaxed) % kShards;
+  return shards_[index];
+}
+
 void Metrics::OnRequest(std::string_view route, int status, std::chrono::microseconds latency) {
-  std::lock_guard lk(mu_);
-  ++requests_[{std::string(route), status}];
-  request_latency_[std::string(route)].Observe(static_cast<double>(latency.count()) / 1e6);
+  Shard& s = Mine();
+  std::lock_guard lk(s.mu);
+  ++s.requests[{std::string(route), status}];
+  s.request_latency[std::string(route)].Observe(static_cast<double>(latency.count()) / 1e6);
 }
 
 void Metrics::OnDecision(Effect effect) { ++(effect == Effect::kAllow ? allow_ : deny_); }
 
 void Metrics::OnProviderCall(const std::string& provider, std::chrono::microseconds latency, const Status& status) {
-  std::lock_guard lk(mu_);
-  provider_latency_[provider].Observe(static_cast<double>(latency.count()) / 1e6);
-  ++provider_calls_[{provider, std::string(StatusCodeName(status.code()))}];
+  Shard& s = Mine();
+  std::lock_guard lk(s.mu);
+  s.provider_latency[provider].Observe(static_cast<double>(latency.count()) / 1e6);
+  ++s.provider_calls[{provider, std::string(StatusCodeName(status.code()))}];
 }
 
 void Metrics::OnAuthFailure(bool throttled) { ++(throttled ? auth_throttled_ : auth_failed_); }
@@ -48,16 +62,23 @@ std::string Metrics::Render() const {
                   name, label, value.c_str(), static_cast<unsigned long long>(h.count));
     out += line;
   };
-  std::lock_guard lk(mu_);
+  Shard all;  // the shards merged
+  for (const Shard& shard : shards_) {
+    std::lock_guard lk(shard.mu);
+    for (const auto& [k, v] : shard.requests) all.requests[k] += v;
+    for (const auto& [k, v] : shard.provider_calls) all.provider_calls[k] += v;
+    for (const auto& [k, h] : shard.request_latency) all.request_latency[k].Add(h);
+    for (const auto& [k, h] : shard.provider_latency) all.provider_latency[k].Add(h);
+  }
   out += "# HELP keyward_http_requests_total HTTP requests by route and status.\n# TYPE keyward_http_requests_total counter\n";
-  for (const auto& [k, v] : requests_) {
+  for (const auto& [k, v] : all.requests) {
     std::snprintf(line, sizeof line, "keyward_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", k.first.c_str(),
                   k.second, static_cast<unsigned long long>(v));
     out += line;
   }
   out += "# HELP keyward_http_request_duration_seconds Time to answer, by route.\n"
          "# TYPE keyward_http_request_duration_seconds histogram\n";
-  for (const auto& [route, h] : request_latency_) histogram("keyward_http_request_duration_seconds", "route", route, h);
+  for (const auto& [route, h] : all.request_latency) histogram("keyward_http_request_duration_seconds", "route", route, h);
   out += "# HELP keyward_decisions_total Policy decisions by outcome.\n# TYPE keyward_decisions_total counter\n";
   std::snprintf(line, sizeof line, "keyward_decisions_total{outcome=\"allow\"} %llu\nkeyward_decisions_total{outcome=\"deny\"} %llu\n",
                 static_cast<unsigned long long>(allow_.load()), static_cast<unsigned long long>(deny_.load()));
@@ -69,14 +90,14 @@ std::string Metrics::Render() const {
                 static_cast<unsigned long long>(auth_failed_.load()), static_cast<unsigned long long>(auth_throttled_.load()));
   out += line;
   out += "# HELP keyward_provider_calls_total Provider calls by provider and result.\n# TYPE keyward_provider_calls_total counter\n";
-  for (const auto& [k, v] : provider_calls_) {
+  for (const auto& [k, v] : all.provider_calls) {
     std::snprintf(line, sizeof line, "keyward_provider_calls_total{provider=\"%s\",code=\"%s\"} %llu\n", k.first.c_str(),
                   k.second.c_str(), static_cast<unsigned long long>(v));
     out += line;
   }
   out += "# HELP keyward_provider_duration_seconds Provider call latency.\n"
          "# TYPE keyward_provider_duration_seconds histogram\n";
-  for (const auto& [p, h] : provider_latency_) histogram("keyward_provider_duration_seconds", "provider", p, h);
+  for (const auto& [p, h] : all.provider_latency) histogram("keyward_provider_duration_seconds", "provider", p, h);
   if (extra_) out += extra_();
   return out;
 }
