@@ -93,6 +93,9 @@ CompiledPolicy::CompiledPolicy(Policy policy) : policy_(std::move(policy)) {
         if (p.is_literal()) continue;
         GlobEntry entry;
         entry.rule = idx;
+        for (std::size_t pi = 0; pi < np; ++pi) {
+          if (Test(cr.providers, static_cast<std::uint32_t>(pi))) entry.providers |= std::uint64_t{1} << (pi % 64);
+        }
         const std::string_view prefix = std::string_view(p.pattern()).substr(0, p.pattern().find('*'));
         entry.prefix_len = static_cast<std::uint8_t>(std::min(prefix.size(), sizeof entry.prefix));
         prefix.copy(entry.prefix, entry.prefix_len);
@@ -191,6 +194,7 @@ std::uint32_t CompiledPolicy::FirstMatch(const std::vector<std::uint32_t>* liter
       next = (*literal)[i++];
     } else {
       const GlobEntry& e = glob[j++];
+      if (((e.providers >> (ctx.provider % 64)) & 1u) == 0) continue;
       if (ctx.principal.size() < e.prefix_len || ctx.principal.compare(0, e.prefix_len, e.prefix, e.prefix_len) != 0) {
         continue;
       }

@@ -78,12 +78,14 @@ class CompiledPolicy final : public Authorizer {
     std::vector<std::uint32_t> deny;
     std::vector<std::uint32_t> allow;
   };
-  // A rule with a principal glob, and the glob's literal prefix (truncated) as a cheap pre-filter that
-  // keeps most non-matching candidates from touching the rule itself.
+  // A rule with a principal glob, with cheap pre-filters that keep most non-matching candidates from
+  // touching the rule itself: the glob's literal prefix (truncated), and the providers the rule covers
+  // (bit i % 64 for provider index i; with more than 64 providers, some pass the filter needlessly).
   struct GlobEntry {
     std::uint32_t rule = 0;
     std::uint8_t prefix_len = 0;
     char prefix[11] = {};
+    std::uint64_t providers = 0;
   };
   struct GlobBucket {
     std::vector<GlobEntry> deny;
