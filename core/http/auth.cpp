@@ -1,5 +1,6 @@
 #include "core/http/auth.h"
 
+#include <algorithm>
 #include <openssl/rand.h>
 
 #include <cstring>
@@ -85,6 +86,18 @@ std::optional<std::chrono::milliseconds> Authenticator::BlockedFor(const std::st
 }
 
 bool Authenticator::RecordFailure(const std::string& peer, std::chrono::steady_clock::time_point now) {
+  if (failures_.size() >= sweep_at_) {
+    std::erase_if(failures_, [&](const auto& entry) {
+      const Failures& f = entry.second;
+      if (f.blocked_until) {
+        if (now < *f.blocked_until) return false;
+        blocked_peers_.fetch_sub(1, std::memory_order_relaxed);  // a block that is over
+        return true;
+      }
+      return f.times.empty() || now - f.times.back() > throttle_.window;
+    });
+    sweep_at_ = std::max(kMinSweep, 2 * failures_.size());
+  }
   Failures& f = failures_[peer];
   std::erase_if(f.times, [&](auto t) { return now - t > throttle_.window; });
   f.times.push_back(now);
@@ -95,6 +108,11 @@ bool Authenticator::RecordFailure(const std::string& peer, std::chrono::steady_c
     return true;
   }
   return false;
+}
+
+std::size_t Authenticator::tracked_peers() {
+  std::lock_guard lk(mu_);
+  return failures_.size();
 }
 
 Authenticator::Verdict Authenticator::Authenticate(std::string_view authorization,

@@ -69,6 +69,9 @@ class Authenticator {
   Verdict Authenticate(std::string_view authorization, const std::vector<std::string>& identities,
                        const std::string& peer_address);
 
+  // Peers whose failures are remembered (for tests: the memory they cost stays bounded).
+  std::size_t tracked_peers();
+
  private:
   struct Failures {
     std::vector<std::chrono::steady_clock::time_point> times;
@@ -89,6 +92,11 @@ class Authenticator {
   // Entries of failures_ with a block set. While none is, a request need not take mu_ to learn that its
   // peer is not blocked (the common case: two I/O threads would otherwise contend for it on every request).
   std::atomic<std::size_t> blocked_peers_{0};
+  // failures_ is swept of peers with nothing left to remember once it reaches this size, which then
+  // becomes twice what is left: memory follows the peers failing within one window, however many
+  // addresses an attacker cycles through, at an amortised constant cost per failure.
+  static constexpr std::size_t kMinSweep = 1024;
+  std::size_t sweep_at_ = kMinSweep;
 };
 
 }  // namespace keyward::http

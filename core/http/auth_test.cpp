@@ -1,0 +1,66 @@
+#include "core/http/auth.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+namespace keyward::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+class AuthThrottleTest : public ::testing::Test {
+ protected:
+  AuthThrottleTest()
+      : auth_({PrincipalCredentials{"pipeline", {*ParseTokenHash(TokenHashString(token_))}, {}}},
+              Authenticator::Throttle{3, 1000ms, 2000ms}, [this] { return now_; }) {}
+
+  Authenticator::Verdict Try(const std::string& token, const std::string& peer) {
+    return auth_.Authenticate("Bearer " + token, {}, peer);
+  }
+
+  const std::string token_ = MintToken();
+  std::chrono::steady_clock::time_point now_{};
+  Authenticator auth_;
+};
+
+TEST_F(AuthThrottleTest, APeerIsBlockedAfterItsFailuresAndFreedWhenTheBlockEnds) {
+  EXPECT_EQ(Try("kw_wrong", "10.0.0.1").outcome, Authenticator::Outcome::kFailed);
+  EXPECT_EQ(Try("kw_wrong", "10.0.0.1").outcome, Authenticator::Outcome::kFailed);
+  const auto third = Try("kw_wrong", "10.0.0.1");
+  EXPECT_EQ(third.outcome, Authenticator::Outcome::kThrottled);
+  EXPECT_TRUE(third.throttle_started);
+  // Blocked: even the right token is refused, and only for this peer.
+  const auto blocked = Try(token_, "10.0.0.1");
+  EXPECT_EQ(blocked.outcome, Authenticator::Outcome::kThrottled);
+  EXPECT_EQ(blocked.retry_after, 2000ms);
+  EXPECT_EQ(Try(token_, "10.0.0.2").outcome, Authenticator::Outcome::kOk);
+  now_ += 2001ms;
+  EXPECT_EQ(Try(token_, "10.0.0.1").outcome, Authenticator::Outcome::kOk);
+  EXPECT_EQ(Try("kw_wrong", "10.0.0.1").outcome, Authenticator::Outcome::kFailed);  // a clean slate
+}
+
+// An attacker cycling through addresses, one failure each, must not grow the throttle's memory without
+// bound: peers whose failures have left the window are forgotten.
+TEST_F(AuthThrottleTest, PeersWithNothingLeftToRememberAreForgotten) {
+  for (int i = 0; i < 5000; ++i) Try("kw_wrong", "10.1." + std::to_string(i / 256) + "." + std::to_string(i % 256));
+  EXPECT_EQ(auth_.tracked_peers(), 5000u);
+  now_ += 1001ms;  // those failures are out of the window
+  for (int i = 0; i < 5000; ++i) Try("kw_wrong", "10.2." + std::to_string(i / 256) + "." + std::to_string(i % 256));
+  EXPECT_EQ(auth_.tracked_peers(), 5000u) << "the first 5,000 peers should have been swept";
+}
+
+TEST_F(AuthThrottleTest, AnEndedBlockIsSweptToo) {
+  for (int i = 0; i < 3; ++i) Try("kw_wrong", "10.0.0.9");  // blocked, and never seen again
+  now_ += 2001ms;
+  for (int i = 0; i < 2000; ++i) Try("kw_wrong", "10.3." + std::to_string(i / 256) + "." + std::to_string(i % 256));
+  EXPECT_EQ(auth_.tracked_peers(), 2000u);
+  // No block is left: the next peer to fail three times is blocked as usual.
+  for (int i = 0; i < 2; ++i) Try("kw_wrong", "10.0.0.10");
+  EXPECT_EQ(Try("kw_wrong", "10.0.0.10").outcome, Authenticator::Outcome::kThrottled);
+}
+
+}  // namespace
+}  // namespace keyward::http
