@@ -1,0 +1,428 @@
+// keyward::http::HttpServer on the wire: a real listener on a loopback port, raw TCP clients, and a
+// recording Handler in place of the API. What the handler receives from the bytes a client sent, and
+// the exact bytes a client gets back: status line, framing headers (Content-Length, Connection),
+// keep-alive for HTTP/1.1 and HTTP/1.0, pipelining, chunked request bodies, and the limits the server
+// answers by itself.
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/http/server.h"
+#include "tests/e2e/e2e_util.h"
+
+namespace keyward::http {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Pair;
+using e2e::RawSocket;
+
+// A response as it arrived: the status line, every header line in order (names as sent), the body.
+struct WireResponse {
+  std::string status_line;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  std::vector<std::string> All(std::string_view lower_name) const {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : headers) {
+      std::string l = k;
+      std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (l == lower_name) out.push_back(v);
+    }
+    return out;
+  }
+};
+
+// Splits `bytes` into the complete responses at its start (Content-Length framing, which is all this
+// server sends); `rest` gets what is left.
+std::vector<WireResponse> SplitResponses(const std::string& bytes, std::string* rest = nullptr) {
+  std::vector<WireResponse> out;
+  std::size_t pos = 0;
+  for (;;) {
+    const std::size_t end = bytes.find("\r\n\r\n", pos);
+    if (end == std::string::npos) break;
+    WireResponse r;
+    std::size_t line_end = bytes.find("\r\n", pos);
+    r.status_line = bytes.substr(pos, line_end - pos);
+    std::size_t length = 0;
+    for (std::size_t at = line_end + 2; at < end + 2;) {
+      const std::size_t eol = bytes.find("\r\n", at);
+      const std::string line = bytes.substr(at, eol - at);
+      const std::size_t colon = line.find(':');
+      std::string value = colon == std::string::npos ? "" : line.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(' '));
+      r.headers.emplace_back(line.substr(0, colon), value);
+      at = eol + 2;
+    }
+    const auto lengths = r.All("content-length");
+    if (lengths.size() == 1) length = std::stoul(lengths.front());
+    if (bytes.size() < end + 4 + length) break;
+    r.body = bytes.substr(end + 4, length);
+    pos = end + 4 + length;
+    out.push_back(std::move(r));
+  }
+  if (rest != nullptr) *rest = bytes.substr(pos);
+  return out;
+}
+
+// Reads from `socket` until `count` whole responses have arrived, the peer closes, or 10 s pass.
+struct Read {
+  std::vector<WireResponse> responses;
+  std::string rest;
+  bool closed = false;
+};
+Read ReadResponses(RawSocket& socket, std::size_t count) {
+  Read r;
+  std::string bytes;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  char buf[8192];
+  while (SplitResponses(bytes).size() < count) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{socket.fd(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    const ssize_t n = ::recv(socket.fd(), buf, sizeof buf, 0);
+    if (n <= 0) {
+      r.closed = true;
+      break;
+    }
+    bytes.append(buf, static_cast<std::size_t>(n));
+  }
+  r.responses = SplitResponses(bytes, &r.rest);
+  return r;
+}
+
+// True when the server closes the connection (EOF) within 10 s, having sent nothing more.
+bool ClosedWithNothingMore(RawSocket& socket) {
+  const RawSocket::Drained d = socket.ReadUntilClosed(std::chrono::seconds(10));
+  return d.closed && d.bytes.empty();
+}
+
+class RecordingHandler : public Handler {
+ public:
+  // How the handler answers; by default 200 with a small JSON body, from the I/O thread.
+  std::function<HttpResponse(const HttpRequest&)> answer = [](const HttpRequest&) {
+    HttpResponse r;
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.body = R"({"ok":true})";
+    return r;
+  };
+
+  void Handle(HttpRequest request, Respond respond) override {
+    HttpResponse r = answer(request);
+    {
+      std::lock_guard lk(mu_);
+      requests_.push_back(std::move(request));
+    }
+    respond(std::move(r));
+  }
+  HttpResponse Refuse(int status, const std::string& code, const std::string& message,
+                      std::string_view client_request_id) override {
+    HttpResponse r;
+    r.status = status;
+    r.close = true;
+    r.headers.emplace_back("X-Request-Id", client_request_id.empty() ? "server-chosen" : std::string(client_request_id));
+    r.body = code + ": " + message;
+    return r;
+  }
+  std::vector<HttpRequest> requests() {
+    std::lock_guard lk(mu_);
+    return requests_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<HttpRequest> requests_;
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.max_header_bytes = 1024;
+    options.max_body_bytes = 256;
+    auto started = HttpServer::Start(options, &handler_);
+    ASSERT_TRUE(started.has_value()) << started.status().message();
+    server_ = std::move(started).value();
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown(std::chrono::milliseconds(0));
+  }
+  RawSocket Connect() {
+    auto s = RawSocket::Connect(server_->port());
+    EXPECT_TRUE(s.has_value());
+    return std::move(*s);
+  }
+
+  RecordingHandler handler_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, TheHandlerGetsTheRequestAsSentWithLowerCaseNames) {
+  RawSocket s = Connect();
+  ASSERT_TRUE(s.Send("POST /v1/things?x=1&y=%2F HTTP/1.1\r\nHost: example\r\nX-Custom-Thing: Some Value\r\n"
+                     "x-custom-thing: second\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}"));
+  const Read r = ReadResponses(s, 1);
+  ASSERT_EQ(r.responses.size(), 1u);
+  const auto requests = handler_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const HttpRequest& q = requests.front();
+  EXPECT_EQ(q.method, "POST");
+  EXPECT_EQ(q.target, "/v1/things?x=1&y=%2F");
+  EXPECT_THAT(q.headers, ElementsAre(Pair("host", "example"), Pair("x-custom-thing", "Some Value"),
+                                     Pair("x-custom-thing", "second"), Pair("content-type", "application/json"),
+                                     Pair("content-length", "7")));
+  EXPECT_EQ(q.Header("x-custom-thing"), "Some Value");
+  EXPECT_EQ(q.body, "{\"a\":1}");
+  EXPECT_EQ(q.peer.rfind("127.0.0.1:", 0), 0u) << q.peer;
+  EXPECT_TRUE(q.client_identities.empty());
+}
+
+TEST_F(HttpServerTest, AChunkedBodyArrivesWhole) {
+  RawSocket s = Connect();
+  ASSERT_TRUE(s.Send("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nTrailer-Field: t\r\n\r\n"));
+  ASSERT_EQ(ReadResponses(s, 1).responses.size(), 1u);
+  const auto requests = handler_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests.front().body, "abcdefg");
+}
+
+TEST_F(HttpServerTest, AResponseIsFramedByContentLengthAndTheConnectionStaysOpen) {
+  handler_.answer = [](const HttpRequest&) {
+    HttpResponse r;
+    r.status = 201;
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.headers.emplace_back("X-Request-Id", "req-1");
+    r.body = "{\"created\":true}";
+    return r;
+  };
+  RawSocket s = Connect();
+  for (int round = 0; round < 2; ++round) {  // the second request on the same connection
+    ASSERT_TRUE(s.Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const Read r = ReadResponses(s, 1);
+    ASSERT_EQ(r.responses.size(), 1u) << "round " << round;
+    const WireResponse& w = r.responses.front();
+    EXPECT_EQ(w.status_line, "HTTP/1.1 201 Created");
+    EXPECT_THAT(w.All("content-type"), ElementsAre("application/json"));
+    EXPECT_THAT(w.All("x-request-id"), ElementsAre("req-1"));
+    EXPECT_THAT(w.All("content-length"), ElementsAre("16"));
+    EXPECT_TRUE(w.All("connection").empty());  // HTTP/1.1 keeps alive by default
+    EXPECT_TRUE(w.All("cache-control").empty());
+    EXPECT_EQ(w.body, "{\"created\":true}");
+    EXPECT_EQ(r.rest, "");
+    EXPECT_FALSE(r.closed);
+  }
+}
+
+TEST_F(HttpServerTest, StatusLinesCarryTheirReasonPhrases) {
+  for (const auto& [status, line] : std::vector<std::pair<int, std::string>>{
+           {200, "HTTP/1.1 200 OK"}, {400, "HTTP/1.1 400 Bad Request"}, {401, "HTTP/1.1 401 Unauthorized"},
+           {403, "HTTP/1.1 403 Forbidden"}, {404, "HTTP/1.1 404 Not Found"}, {405, "HTTP/1.1 405 Method Not Allowed"},
+           {429, "HTTP/1.1 429 Too Many Requests"}, {500, "HTTP/1.1 500 Internal Server Error"},
+           {503, "HTTP/1.1 503 Service Unavailable"}, {504, "HTTP/1.1 504 Gateway Timeout"}}) {
+    handler_.answer = [status = status](const HttpRequest&) {
+      HttpResponse r;
+      r.status = status;
+      return r;
+    };
+    RawSocket s = Connect();
+    ASSERT_TRUE(s.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const Read r = ReadResponses(s, 1);
+    ASSERT_EQ(r.responses.size(), 1u) << status;
+    EXPECT_EQ(r.responses.front().status_line, line);
+    EXPECT_THAT(r.responses.front().All("content-length"), ElementsAre("0"));
+  }
+}
+
+TEST_F(HttpServerTest, FramingHeadersAreTheServersNotTheHandlers) {
+  handler_.answer = [](const HttpRequest&) {
+    HttpResponse r;
+    r.headers.emplace_back("Content-Length", "999");
+    r.headers.emplace_back("Transfer-Encoding", "chunked");
+    r.headers.emplace_back("Connection", "close");
+    r.headers.emplace_back("X-Twice", "first");
+    r.headers.emplace_back("x-twice", "second");
+    r.body = "four";
+    return r;
+  };
+  RawSocket s = Connect();
+  ASSERT_TRUE(s.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const Read r = ReadResponses(s, 1);
+  ASSERT_EQ(r.responses.size(), 1u);
+  const WireResponse& w = r.responses.front();
+  EXPECT_THAT(w.All("content-length"), ElementsAre("4"));
+  EXPECT_TRUE(w.All("transfer-encoding").empty());
+  EXPECT_TRUE(w.All("connection").empty());
+  EXPECT_THAT(w.All("x-twice"), ElementsAre("second"));  // a later header replaces an earlier one
+  EXPECT_EQ(w.body, "four");
+  // Still open: the handler cannot close a connection through a header (HttpResponse::close does).
+  ASSERT_TRUE(s.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(ReadResponses(s, 1).responses.size(), 1u);
+}
+
+TEST_F(HttpServerTest, ASensitiveResponseIsMarkedNoStore) {
+  handler_.answer = [](const HttpRequest&) {
+    HttpResponse r;
+    r.sensitive = true;
+    r.body = "value";
+    return r;
+  };
+  RawSocket s = Connect();
+  ASSERT_TRUE(s.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const Read r = ReadResponses(s, 1);
+  ASSERT_EQ(r.responses.size(), 1u);
+  EXPECT_THAT(r.responses.front().All("cache-control"), ElementsAre("no-store"));
+  EXPECT_EQ(r.responses.front().body, "value");
+}
+
+TEST_F(HttpServerTest, TheHandlersCloseEndsTheConnectionAfterTheResponse) {
+  handler_.answer = [](const HttpRequest&) {
+    HttpResponse r;
+    r.close = true;
+    r.body = "bye";
+    return r;
+  };
+  RawSocket s = Connect();
+  ASSERT_TRUE(s.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const Read r = ReadResponses(s, 1);
+  ASSERT_EQ(r.responses.size(), 1u);
+  EXPECT_THAT(r.responses.front().All("connection"), ElementsAre("close"));
+  EXPECT_EQ(r.responses.front().body, "bye");
+  EXPECT_TRUE(ClosedWithNothingMore(s));
+}
+
+TEST_F(HttpServerTest, AClientsConnectionCloseIsHonoured) {
+  RawSocket s = Connect();
+  ASSERT_TRUE(s.Send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const Read r = ReadResponses(s, 1);
+  ASSERT_EQ(r.responses.size(), 1u);
+  EXPECT_THAT(r.responses.front().All("connection"), ElementsAre("close"));
+  EXPECT_TRUE(ClosedWithNothingMore(s));
+}
+
+TEST_F(HttpServerTest, Http10ClosesUnlessAskedToKeepAlive) {
+  {
+    RawSocket s = Connect();
+    ASSERT_TRUE(s.Send("GET / HTTP/1.0\r\n\r\n"));
+    const Read r = ReadResponses(s, 1);
+    ASSERT_EQ(r.responses.size(), 1u);
+    EXPECT_EQ(r.responses.front().status_line, "HTTP/1.0 200 OK");
+    EXPECT_TRUE(r.responses.front().All("connection").empty());  // closing is HTTP/1.0's default
+    EXPECT_TRUE(ClosedWithNothingMore(s));
+  }
+  {
+    RawSocket s = Connect();
+    for (int round = 0; round < 2; ++round) {
+      ASSERT_TRUE(s.Send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+      const Read r = ReadResponses(s, 1);
+      ASSERT_EQ(r.responses.size(), 1u) << "round " << round;
+      EXPECT_EQ(r.responses.front().status_line, "HTTP/1.0 200 OK");
+      EXPECT_THAT(r.responses.front().All("connection"), ElementsAre("keep-alive"));
+      EXPECT_FALSE(r.closed);
+    }
+  }
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  // The first answer comes from another thread, the others at once on the I/O thread: they still leave
+  // in the order the requests came.
+  std::vector<std::thread> late;
+  handler_.answer = [](const HttpRequest& q) {
+    HttpResponse r;
+    r.body = q.target;
+    return r;
+  };
+  struct Delaying : Handler {
+    RecordingHandler* inner;
+    std::vector<std::thread>* late;
+    void Handle(HttpRequest request, Respond respond) override {
+      if (request.target == "/first") {
+        late->emplace_back([request = std::move(request), respond = std::move(respond), this]() mutable {
+          inner->Handle(std::move(request), std::move(respond));
+        });
+        return;
+      }
+      inner->Handle(std::move(request), std::move(respond));
+    }
+    HttpResponse Refuse(int status, const std::string& code, const std::string& message, std::string_view id) override {
+      return inner->Refuse(status, code, message, id);
+    }
+  } delaying;
+  delaying.inner = &handler_;
+  delaying.late = &late;
+  auto started = HttpServer::Start(ServerOptions{}, &delaying);
+  ASSERT_TRUE(started.has_value());
+  auto server = std::move(started).value();
+  auto s = RawSocket::Connect(server->port());
+  ASSERT_TRUE(s.has_value());
+  ASSERT_TRUE(s->Send("GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /third HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const RawSocket::Drained d = s->ReadUntilClosed(std::chrono::seconds(10));
+  std::string rest;
+  const auto responses = SplitResponses(d.bytes, &rest);
+  ASSERT_EQ(responses.size(), 3u) << d.bytes;
+  EXPECT_EQ(responses[0].body, "/first");
+  EXPECT_EQ(responses[1].body, "/second");
+  EXPECT_EQ(responses[2].body, "/third");
+  EXPECT_EQ(rest, "");
+  server->Shutdown(std::chrono::milliseconds(0));
+  for (auto& t : late) t.join();
+}
+
+TEST_F(HttpServerTest, OversizedHeadersAre431WithTheClientsRequestId) {
+  RawSocket s = Connect();
+  ASSERT_TRUE(s.Send("GET / HTTP/1.1\r\nX-Request-Id: mine-1\r\nX-Filler: " + std::string(2000, 'a') + "\r\n\r\n"));
+  const Read r = ReadResponses(s, 1);
+  ASSERT_EQ(r.responses.size(), 1u);
+  EXPECT_EQ(r.responses.front().status_line, "HTTP/1.1 431 Request Header Fields Too Large");
+  EXPECT_THAT(r.responses.front().All("x-request-id"), ElementsAre("mine-1"));
+  EXPECT_THAT(r.responses.front().All("connection"), ElementsAre("close"));
+  EXPECT_EQ(r.responses.front().body, "invalid_argument: request header larger than 1024 bytes");
+  EXPECT_TRUE(handler_.requests().empty());
+}
+
+TEST_F(HttpServerTest, AnOversizedBodyIs413) {
+  RawSocket s = Connect();
+  ASSERT_TRUE(s.Send("POST / HTTP/1.1\r\nHost: x\r\nX-Request-Id: mine-2\r\nContent-Length: 257\r\n\r\n"));
+  const Read r = ReadResponses(s, 1);
+  ASSERT_EQ(r.responses.size(), 1u);
+  EXPECT_EQ(r.responses.front().status_line, "HTTP/1.1 413 Payload Too Large");
+  EXPECT_THAT(r.responses.front().All("x-request-id"), ElementsAre("mine-2"));
+  EXPECT_EQ(r.responses.front().body, "invalid_argument: request body larger than 256 bytes");
+  EXPECT_TRUE(ClosedWithNothingMore(s));
+  EXPECT_TRUE(handler_.requests().empty());
+}
+
+TEST_F(HttpServerTest, MalformedHttpIs400AndCloses) {
+  for (const std::string& bad : {std::string("GET / HTTP/1.1\r\nBad Header Line\r\n\r\n"),
+                                 std::string("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")}) {
+    RawSocket s = Connect();
+    ASSERT_TRUE(s.Send(bad));
+    const Read r = ReadResponses(s, 1);
+    ASSERT_EQ(r.responses.size(), 1u) << bad;
+    EXPECT_EQ(r.responses.front().status_line, "HTTP/1.1 400 Bad Request") << bad;
+    EXPECT_EQ(r.responses.front().body.rfind("invalid_argument: malformed HTTP request: ", 0), 0u)
+        << r.responses.front().body;
+    EXPECT_TRUE(ClosedWithNothingMore(s)) << bad;
+  }
+  EXPECT_TRUE(handler_.requests().empty());
+}
+
+}  // namespace
+}  // namespace keyward::http
