@@ -45,14 +45,106 @@ std::string_view HttpRequest::Header(std::string_view name) const {
 
 namespace {
 
-constexpr const char* kRequestIdHeader = "X-Request-Id";
+char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return LowerAscii(x) == LowerAscii(y); });
+}
+
+// Reads one request straight into an HttpRequest. Beast's basic_parser does the framing (the request
+// line, Content-Length and chunked coding, the header and body limits, the smuggling checks); this keeps
+// what it hands over. (Beast's own request_parser builds a message whose fields cost an allocation each,
+// which OnRead then copied.)
+class RequestParser : public bhttp::basic_parser<true> {
+ public:
+  RequestParser() { request.headers.reserve(8); }
+  HttpRequest request;  // names lower-cased
+  unsigned version = 11;
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target, int v,
+                       beast::error_code&) override {
+    request.method.assign(method.data(), method.size());
+    request.target.assign(target.data(), target.size());
+    version = static_cast<unsigned>(v);
   }
-  return out;
+  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
+    ec = bhttp::error::bad_version;  // unreachable: this parses requests
+  }
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    auto& [k, v] = request.headers.emplace_back();
+    k.resize(name.size());
+    std::transform(name.begin(), name.end(), k.begin(), LowerAscii);
+    v.assign(value.data(), value.size());
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+    // The parser has already refused a length over body_limit.
+    if (length) request.body.reserve(static_cast<std::size_t>(*length));
+  }
+  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    request.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    request.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+};
+
+// A header line the server writes only if it cannot break the framing: no CR, LF or NUL.
+bool SafeHeaderText(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos; }
+
+// Writes `r` as the bytes of one response into `out` (cleared first; sized once, so that a sensitive
+// body is copied exactly once): the status line, the handler's headers in order (a later header of the
+// same name replaces an earlier one, as Beast's fields::set did), then the headers that belong to the
+// server: Cache-Control for a sensitive body, Connection, Content-Length. The handler cannot set those.
+void SerializeResponse(const HttpResponse& r, unsigned version, bool keep, std::string& out) {
+  const beast::string_view reason = bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(r.status)));
+  const std::string status = std::to_string(r.status);
+  const std::string length = std::to_string(r.body.size());
+  const auto kept = [&](std::size_t i) {
+    const std::string& name = r.headers[i].first;
+    if (name.empty() || !SafeHeaderText(name) || !SafeHeaderText(r.headers[i].second)) return false;
+    for (std::string_view server_owned : {"content-length", "transfer-encoding", "connection"}) {
+      if (EqualsIgnoringCase(name, server_owned)) return false;
+    }
+    if (r.sensitive && EqualsIgnoringCase(name, "cache-control")) return false;
+    for (std::size_t j = i + 1; j < r.headers.size(); ++j) {
+      if (EqualsIgnoringCase(name, r.headers[j].first)) return false;
+    }
+    return true;
+  };
+  std::size_t size = 96 + status.size() + reason.size() + length.size() + r.body.size();
+  for (const auto& [k, v] : r.headers) size += k.size() + v.size() + 4;
+  out.clear();
+  out.reserve(size);
+  out += "HTTP/";
+  out += static_cast<char>('0' + version / 10 % 10);
+  out += '.';
+  out += static_cast<char>('0' + version % 10);
+  out += ' ';
+  out += status;
+  out += ' ';
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  for (std::size_t i = 0; i < r.headers.size(); ++i) {
+    if (!kept(i)) continue;
+    out += r.headers[i].first;
+    out += ": ";
+    out += r.headers[i].second;
+    out += "\r\n";
+  }
+  if (r.sensitive) out += "Cache-Control: no-store\r\n";
+  // HTTP/1.1 keeps a connection alive unless told otherwise, HTTP/1.0 closes it unless told otherwise.
+  if (version >= 11 && !keep) out += "Connection: close\r\n";
+  if (version < 11 && keep) out += "Connection: keep-alive\r\n";
+  out += "Content-Length: ";
+  out += length;
+  out += "\r\n\r\n";
+  out += r.body;
 }
 
 // The verified client certificate's subject and subject alternative names.
@@ -230,7 +322,7 @@ class Session : public SessionBase {
     if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted) return Close();
     // Refused before the request reaches the API; the client's request id is echoed when its field was
     // read (the parser stores each field once its line is complete, so a value is never truncated).
-    const std::string client_id(parser_->get()[kRequestIdHeader]);
+    const std::string client_id(parser_->request.Header("x-request-id"));
     if (ec == bhttp::error::header_limit) {
       return Write(h.Refuse(431, "invalid_argument",
                             "request header larger than " + std::to_string(server_->options.max_header_bytes) + " bytes",
@@ -248,18 +340,9 @@ class Session : public SessionBase {
     if (ec == beast::error::timeout) return Close();
     if (ec) return Write(h.Refuse(400, "invalid_argument", "malformed HTTP request: " + ec.message(), client_id), true);
 
-    auto& msg = parser_->get();
-    keep_alive_ = msg.keep_alive();
-    version_ = msg.version();
-    HttpRequest req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
-    for (const auto& field : msg) {
-      const auto name = field.name_string();
-      req.headers.emplace_back(Lower(std::string_view(name.data(), name.size())), std::string(field.value()));
-    }
-    req.body = std::move(msg.body());
+    keep_alive_ = parser_->keep_alive();
+    version_ = parser_->version;
+    HttpRequest req = std::move(parser_->request);
     req.peer = peer_;
     req.client_identities = identities_;
     parser_.reset();
@@ -274,19 +357,15 @@ class Session : public SessionBase {
 
   void Write(HttpResponse r, bool close) {
     busy_ = true;
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
-    res->version(version_);
-    res->result(static_cast<unsigned>(r.status));
-    for (auto& [k, v] : r.headers) res->set(k, v);
-    res->body() = std::move(r.body);
-    const bool sensitive = r.sensitive;
-    if (sensitive) res->set(bhttp::field::cache_control, "no-store");
     const bool keep = keep_alive_ && !close && !stopping_ && !server_->stopping.load();
-    res->keep_alive(keep);
-    res->prepare_payload();
+    const bool sensitive = r.sensitive;
+    SerializeResponse(r, version_, keep, out_);
+    if (sensitive) WipeMemory(r.body.data(), r.body.size());  // out_ holds the only copy now
     beast::get_lowest_layer(stream_).expires_after(server_->options.write_timeout);
-    bhttp::async_write(stream_, *res, [self = Self(), res, keep, sensitive](beast::error_code ec, std::size_t) {
-      if (sensitive) WipeMemory(res->body().data(), res->body().size());  // the values are on the wire now
+    net::async_write(stream_, net::buffer(out_), [self = Self(), keep, sensitive](beast::error_code ec, std::size_t) {
+      if (sensitive) WipeMemory(self->out_.data(), self->out_.size());  // the values are on the wire now
+      // The buffer is kept for the next response; one that grew for a large answer is given back.
+      if (self->out_.capacity() > kKeptResponseBuffer) std::string().swap(self->out_);
       if (ec || !keep) return self->Close();
       self->busy_ = false;
       self->first_ = false;
@@ -310,7 +389,10 @@ class Session : public SessionBase {
   HttpServer::Impl* server_;
   bool overloaded_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<RequestParser> parser_;
+  // The response being written (one at a time per connection), reused for the next one.
+  std::string out_;
+  static constexpr std::size_t kKeptResponseBuffer = 16 * 1024;
   std::string peer_;
   std::vector<std::string> identities_;
   bool busy_ = false;
