@@ -253,7 +253,11 @@ class Session : public SessionBase {
     const auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
-  ~Session() override { server_->Unregister(this); }
+  ~Session() override {
+    // A write that never completed (the server stopped under it) may have left values in the buffer.
+    WipeMemory(out_.data(), out_.size());
+    server_->Unregister(this);
+  }
 
   void Run() {
     net::dispatch(stream_.get_executor(), [self = Self()] {
