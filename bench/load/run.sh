@@ -7,7 +7,8 @@
 #
 # keyward: the release build, the environment provider, the durable audit log on local disk
 # (KEYWARD_BENCH_DIR, default bench/load/var — it must be a real disk: fsync is the point), a policy of
-# 1,000 rules (make_policy.py). nginx: a static 200 with a small JSON body. wrk: keep-alive, 64
+# 1,000 rules (make_policy.py), its default I/O threads (CPUs - 1, at least 1: one CPU is left to the
+# audit writer). nginx: a static 200 with a small JSON body, one worker per CPU. wrk: keep-alive, 64
 # connections, one thread (the machine has few cores, and wrk's thread competes with the servers),
 # POSTing one resolve of one secret (resolve.lua) — nginx gets the same request and ignores the body.
 #
@@ -51,7 +52,7 @@ hash="$(printf '%s\n' "$minted" | grep -oE 'sha256:[0-9a-f]{64}' | head -n1)"
 (umask 077 && echo "not-used-by-the-benchmark" >"$work/unused-token")
 cat >"$work/config.json" <<EOF
 {
-  "listen": {"address": "127.0.0.1", "port": $KPORT, "io_threads": 2},
+  "listen": {"address": "127.0.0.1", "port": $KPORT},
   "insecure_plaintext": true,
   "limits": {"max_connections": 4096},
   "audit": {"database": "audit.db", "origin": "keyward.bench/load", "signing_key": "audit.key",
@@ -71,7 +72,7 @@ export BENCH_DB_PASSWORD="load-benchmark-value-0123456789"
 
 mkdir -p "$work/nginx"
 cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 2;
+worker_processes $(nproc);
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log;
 events { worker_connections 4096; }
@@ -170,7 +171,7 @@ measure() {  # label -> prints one table row per server; sets k_line, n_line
 }
 
 echo "machine: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(uname -r); disk for the log: $(df -T "$work" | awk 'NR==2 {print $2}')"
-echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency -s bench/load/resolve.lua; keyward io_threads=2, nginx worker_processes=2"
+echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency -s bench/load/resolve.lua; keyward $(grep -oE 'with [0-9]+ I/O threads?' "$work/server.log" | head -n1) (its default), nginx worker_processes=$(nproc) (auto)"
 echo
 echo '| load | server | req/s | p50 ms | p99 ms | p99.9 ms | socket errors | keyward/nginx |'
 echo '|---|---|---|---|---|---|---|---|'

@@ -3,10 +3,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/objects.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <thread>
 
 #include "audit/note.h"
 #include "core/file.h"
@@ -148,6 +151,14 @@ std::vector<Diagnostic> CrossCheckProviders(const policy::Policy& policy,
   return problems;
 }
 
+int DefaultIoThreads() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                                : static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(cpus - 1, 1, 64);
+}
+
 Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* errors) {
   KEYWARD_ASSIGN_OR_RETURN(const std::string text, ReadFile(path, kMaxConfigBytes));
   auto json = ParseJson(text, JsonLimits{.max_depth = 16, .allow_comments = true});
@@ -175,7 +186,7 @@ Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* erro
         c.listen.address = *address;
       }
       c.listen.port = static_cast<std::uint16_t>(r.Integer(*it, "/listen", "port", true, 0, 65535).value_or(0));
-      c.listen.io_threads = static_cast<int>(r.Integer(*it, "/listen", "io_threads", false, 1, 64).value_or(2));
+      c.listen.io_threads = static_cast<int>(r.Integer(*it, "/listen", "io_threads", false, 1, 64).value_or(DefaultIoThreads()));
     }
     // TLS, or an explicit choice of plaintext
     const bool plaintext = r.Bool(root, "", "insecure_plaintext", false).value_or(false);

@@ -60,6 +60,11 @@ struct Config {
 // diagnostics when it cannot be read. REQUIRES: errors != nullptr.
 Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* errors);
 
+// listen.io_threads when the configuration leaves it out: one per CPU the process may run on (its
+// affinity mask, as taskset or a cpuset sets it; not a CFS quota) less one for the audit log's writer,
+// whose commit is on the path of every request; at least 1, at most 64.
+int DefaultIoThreads();
+
 // The throttle settings for http::Authenticator. Exact when its Throttle counts milliseconds; a
 // coarser unit is rounded up (a block is never shorter than configured).
 http::Authenticator::Throttle MakeThrottle(const AuthLimits& limits);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <sched.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -145,7 +146,7 @@ TEST_F(ConfigTest, CompleteConfigReadsEveryField) {
 TEST_F(ConfigTest, DefaultsForEverythingOptional) {
   auto c = Load(Minimal());
   ASSERT_THAT(c, IsOk()) << ::testing::PrintToString(diags_);
-  EXPECT_EQ(c->listen.io_threads, 2);
+  EXPECT_EQ(c->listen.io_threads, DefaultIoThreads());
   EXPECT_FALSE(c->tls);
   EXPECT_EQ(c->listen.certificate, "");
   EXPECT_EQ(c->listen.private_key, "");
@@ -165,6 +166,25 @@ TEST_F(ConfigTest, DefaultsForEverythingOptional) {
   EXPECT_EQ(c->auth.block, 60000ms);
   ASSERT_THAT(c->principals, SizeIs(1));
   EXPECT_THAT(c->principals[0].certificates, IsEmpty());
+}
+
+// The default follows the CPUs the process may run on: this thread is pinned to 1, 2, 3... of them.
+TEST(DefaultIoThreadsTest, IsOnePerAllowedCpuLessOneForTheAuditWriter) {
+  cpu_set_t original;
+  ASSERT_EQ(sched_getaffinity(0, sizeof original, &original), 0);
+  std::vector<std::size_t> allowed;
+  for (std::size_t cpu = 0; cpu < static_cast<std::size_t>(CPU_SETSIZE); ++cpu) {
+    if (CPU_ISSET(cpu, &original)) allowed.push_back(cpu);
+  }
+  ASSERT_FALSE(allowed.empty());
+  for (std::size_t n = 1; n <= std::min<std::size_t>(allowed.size(), 4); ++n) {
+    cpu_set_t some;
+    CPU_ZERO(&some);
+    for (std::size_t i = 0; i < n; ++i) CPU_SET(allowed[i], &some);
+    ASSERT_EQ(sched_setaffinity(0, sizeof some, &some), 0);
+    EXPECT_EQ(DefaultIoThreads(), std::max(1, static_cast<int>(n) - 1)) << n << " CPUs";
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof original, &original), 0);
 }
 
 TEST_F(ConfigTest, RelativePathsAreRelativeToTheConfigurationsDirectory) {

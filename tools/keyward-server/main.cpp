@@ -309,6 +309,7 @@ int Serve(const std::string& config_path, bool check_only) {
     return kExitStart;
   }
   Log("listening on " + config->listen.address + ":" + std::to_string((*server)->port()) + (config->tls ? " (TLS)" : " (plain HTTP)") +
+      " with " + std::to_string(config->listen.io_threads) + (config->listen.io_threads == 1 ? " I/O thread" : " I/O threads") +
       "; audit log " + config->audit.path + " (origin " + config->audit.origin + "); policy version " + version);
   if (!config->tls) Log("warning: serving plain HTTP: tokens and secret values cross the network in the clear");
   if ((*server)->max_connections() < config->listen.max_connections) {
