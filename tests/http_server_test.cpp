@@ -276,6 +276,28 @@ TEST_F(HttpServerTest, FramingHeadersAreTheServersNotTheHandlers) {
   EXPECT_EQ(ReadResponses(s, 1).responses.size(), 1u);
 }
 
+TEST_F(HttpServerTest, AHeaderThatWouldBreakTheFramingIsNotWritten) {
+  handler_.answer = [](const HttpRequest&) {
+    HttpResponse r;
+    r.headers.emplace_back("X-Split", "a\r\nSet-Cookie: injected=1");
+    r.headers.emplace_back("X-Bare-Lf", "a\nb");
+    r.headers.emplace_back(std::string("X-Nul\0", 6), "v");
+    r.headers.emplace_back("X-Fine", "kept");
+    r.body = "ok";
+    return r;
+  };
+  RawSocket s = Connect();
+  ASSERT_TRUE(s.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const Read r = ReadResponses(s, 1);
+  ASSERT_EQ(r.responses.size(), 1u);
+  const WireResponse& w = r.responses.front();
+  ASSERT_EQ(w.headers.size(), 2u) << "only X-Fine and Content-Length";
+  EXPECT_THAT(w.All("x-fine"), ElementsAre("kept"));
+  EXPECT_THAT(w.All("content-length"), ElementsAre("2"));
+  EXPECT_EQ(w.body, "ok");
+  EXPECT_EQ(r.rest, "");
+}
+
 TEST_F(HttpServerTest, ASensitiveResponseIsMarkedNoStore) {
   handler_.answer = [](const HttpRequest&) {
     HttpResponse r;
