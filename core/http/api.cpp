@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <atomic>
+#include <cassert>
 #include <mutex>
 
 #include "core/base64.h"
@@ -26,6 +27,16 @@ bool WellFormedRequestId(std::string_view id) {
 }
 
 // Appends `s` as a JSON string (RFC 8259): escapes '"', '\' and control characters; UTF-8 passes through.
+// The bytes AppendJsonString adds for `s`.
+std::size_t JsonStringSize(std::string_view s) {
+  std::size_t n = 2;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    n += (c == '"' || c == '\\') ? 2 : c < 0x20 ? 6 : 1;
+  }
+  return n;
+}
+
 void AppendJsonString(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
@@ -474,6 +485,52 @@ class ResolveBodyReader {
 
 }  // namespace
 
+std::string ResolveResponseBody(const ResolveResult& result, std::string_view origin) {
+  // Built by hand, not through a JSON library, into one buffer sized first: it is never reallocated, which
+  // would leave a copy of the values behind in freed memory, unwiped. (An upper bound: every secret is
+  // counted with the base64 marker.)
+  const std::string first_seq = std::to_string(result.audit.first), last_seq = std::to_string(result.audit.last);
+  std::size_t size = std::string_view("{\"secrets\":[],\"audit\":{\"first_seq\":,\"last_seq\":,\"origin\":}}").size() +
+                     first_seq.size() + last_seq.size() + JsonStringSize(origin);
+  for (const ResolvedSecret& s : result.secrets) {
+    size += std::string_view(",{\"provider\":,\"scope\":,\"key\":,\"value\":\",\"encoding\":\"base64\"}").size() +
+            JsonStringSize(s.ref.provider) + JsonStringSize(s.ref.scope) + JsonStringSize(s.ref.key) +
+            (s.value.is_utf8() ? JsonStringSize(s.value.reveal()) : (s.value.reveal().size() + 2) / 3 * 4);
+  }
+  std::string out;
+  out.reserve(size);
+  [[maybe_unused]] const char* const buffer = out.data();
+  out += "{\"secrets\":[";
+  for (std::size_t i = 0; i < result.secrets.size(); ++i) {
+    const ResolvedSecret& s = result.secrets[i];
+    if (i) out += ',';
+    out += "{\"provider\":";
+    AppendJsonString(s.ref.provider, &out);
+    out += ",\"scope\":";
+    AppendJsonString(s.ref.scope, &out);
+    out += ",\"key\":";
+    AppendJsonString(s.ref.key, &out);
+    out += ",\"value\":";
+    if (s.value.is_utf8()) {
+      AppendJsonString(s.value.reveal(), &out);
+    } else {
+      out += '"';
+      Base64Append(s.value.reveal(), &out);
+      out += "\",\"encoding\":\"base64\"";
+    }
+    out += '}';
+  }
+  out += "],\"audit\":{\"first_seq\":";  // the keys in AuditJson's (sorted) order
+  out += first_seq;
+  out += ",\"last_seq\":";
+  out += last_seq;
+  out += ",\"origin\":";
+  AppendJsonString(origin, &out);
+  out += "}}";
+  assert(out.data() == buffer && "the size computed above was too small");
+  return out;
+}
+
 bool ReadWellFormedResolveRequest(std::string_view body, std::size_t max_refs, ResolveRequest* out) {
   ResolveBodyReader reader(max_refs, out);
   if (Json::sax_parse(body.begin(), body.end(), &reader, Json::input_format_t::json, /*strict=*/true,
@@ -517,39 +574,10 @@ void Api::Resolve(std::shared_ptr<Call> call) {
       }
       return call->SendError(r.error(), std::move(extra));
     }
-    // Built by hand, not through a JSON library: the buffer holding the values is wiped after sending.
     HttpResponse resp;
     resp.sensitive = true;
     resp.headers.emplace_back("Content-Type", kJson);
-    std::string& out = resp.body;
-    out.reserve(256 + r->secrets.size() * 160);
-    out += "{\"secrets\":[";
-    for (std::size_t i = 0; i < r->secrets.size(); ++i) {
-      const ResolvedSecret& s = r->secrets[i];
-      if (i) out += ',';
-      out += "{\"provider\":";
-      AppendJsonString(s.ref.provider, &out);
-      out += ",\"scope\":";
-      AppendJsonString(s.ref.scope, &out);
-      out += ",\"key\":";
-      AppendJsonString(s.ref.key, &out);
-      out += ",\"value\":\"";
-      if (s.value.is_utf8()) {
-        out.pop_back();
-        AppendJsonString(s.value.reveal(), &out);
-      } else {
-        Base64Append(s.value.reveal(), &out);
-        out += "\",\"encoding\":\"base64\"";
-      }
-      out += '}';
-    }
-    out += "],\"audit\":{\"first_seq\":";  // the keys in AuditJson's (sorted) order
-    out += std::to_string(r->audit.first);
-    out += ",\"last_seq\":";
-    out += std::to_string(r->audit.last);
-    out += ",\"origin\":";
-    AppendJsonString(origin, &out);
-    out += "}}";
+    resp.body = ResolveResponseBody(*r, origin);
     call->Send(std::move(resp));
   });
 }

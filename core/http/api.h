@@ -45,6 +45,11 @@ inline constexpr JsonLimits kResolveBodyLimits{.max_depth = 8};
 // error.
 bool ReadWellFormedResolveRequest(std::string_view body, std::size_t max_refs, ResolveRequest* out);
 
+// The body of a successful resolve (docs/api.md): the values (UTF-8 as JSON strings, anything else in
+// base64 with "encoding": "base64") and the audit range. The string is allocated once, at its final size,
+// so that no copy of the values is left in freed memory; the caller wipes it once it is sent.
+std::string ResolveResponseBody(const ResolveResult& result, std::string_view origin);
+
 struct ApiOptions {
   std::size_t max_refs = 100;                        // secrets per resolve request
   std::chrono::milliseconds request_timeout{10000};  // provider deadline of each request

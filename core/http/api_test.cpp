@@ -1,9 +1,12 @@
 // The resolve body's two readers: the fast path (no DOM) and the general one it falls back to. The JSON
-// fuzzer checks that they agree on every input; these pin the cases a client actually sends.
+// fuzzer checks that they agree on every input; these pin the cases a client actually sends. And the
+// resolve response's body, which carries the values.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/base64.h"
 #include "core/http/api.h"
+#include "core/json.h"
 
 namespace keyward::http {
 namespace {
@@ -44,6 +47,34 @@ TEST(ResolveBodyTest, TheFastPathRefusesEverythingElse) {
     EXPECT_FALSE(ReadWellFormedResolveRequest(body, 1, &req)) << body;
     EXPECT_TRUE(req.fabric.empty() && req.refs.empty()) << body;
   }
+}
+
+// The body that carries values: every byte comes back exactly, through JSON escapes or base64, and the
+// buffer was sized once (a buffer that grew would have left copies of the values in freed memory).
+TEST(ResolveResponseBodyTest, CarriesEveryValueExactlyInABufferSizedOnce) {
+  const std::string text = std::string("quote\" backslash\\ newline\n tab\t nul") + std::string(1, '\0') + " \xc3\xa9";
+  const std::string binary("\xff\xfe\x00\x01", 4);
+  const std::string controls(100000, '\x01');  // UTF-8, and each byte is written as \u0001: the worst case
+  ResolveResult r;
+  r.audit = {41, 43};
+  r.secrets.push_back({SecretRef{"vault", "secret/app", "pass\"word"}, SecretValue(text)});
+  r.secrets.push_back({SecretRef{"env", "", "BIN"}, SecretValue(binary)});
+  r.secrets.push_back({SecretRef{"dbx", "scope", "big"}, SecretValue(controls)});
+  const std::string body = ResolveResponseBody(r, "keyward.example/prod");
+
+  const Json j = Json::parse(body);
+  ASSERT_EQ(j["secrets"].size(), 3u);
+  EXPECT_EQ(j["secrets"][0], (Json{{"provider", "vault"}, {"scope", "secret/app"}, {"key", "pass\"word"}, {"value", text}}));
+  EXPECT_EQ(j["secrets"][1]["encoding"], "base64");
+  std::string decoded;
+  ASSERT_TRUE(Base64DecodeAppend(j["secrets"][1]["value"].get<std::string>(), &decoded));
+  EXPECT_EQ(decoded, binary);
+  EXPECT_EQ(j["secrets"][2]["value"].get<std::string>(), controls);
+  EXPECT_FALSE(j["secrets"][2].contains("encoding"));
+  EXPECT_EQ(j["audit"], (Json{{"first_seq", 41}, {"last_seq", 43}, {"origin", "keyward.example/prod"}}));
+  // Sized up front to an upper bound (the base64 marker is counted for every secret), not grown.
+  EXPECT_GE(body.capacity(), body.size());
+  EXPECT_LT(body.capacity() - body.size(), 3 * 32u);
 }
 
 }  // namespace
