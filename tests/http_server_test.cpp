@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -196,11 +197,169 @@ TEST_F(HttpServerTest, TheHandlerGetsTheRequestAsSentWithLowerCaseNames) {
 TEST_F(HttpServerTest, AChunkedBodyArrivesWhole) {
   RawSocket s = Connect();
   ASSERT_TRUE(s.Send("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nTrailer-Field: t\r\n\r\n"));
+                     "3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nAuthorization: Bearer kw_trailer\r\n"
+                     "X-Request-Id: from-trailer\r\n\r\n"));
   ASSERT_EQ(ReadResponses(s, 1).responses.size(), 1u);
   const auto requests = handler_.requests();
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests.front().body, "abcdefg");
+  // Trailer fields are dropped, not merged into the header (RFC 9110 §6.5.1).
+  EXPECT_THAT(requests.front().headers, ElementsAre(Pair("host", "x"), Pair("transfer-encoding", "chunked")));
+}
+
+// RFC 9112 §6.1: when chunked is not the last coding the body's length is unknown (Beast would read the
+// request as bodiless, and its body as the next request), and HTTP/1.0 has no transfer codings.
+TEST_F(HttpServerTest, TransferEncodingsThatCannotBeFramedAre400) {
+  for (const std::string& bad :
+       {std::string("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n"),
+        std::string("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"),
+        std::string("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc"),
+        std::string("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")}) {
+    RawSocket s = Connect();
+    ASSERT_TRUE(s.Send(bad));
+    const Read r = ReadResponses(s, 1);
+    ASSERT_EQ(r.responses.size(), 1u) << bad;
+    EXPECT_EQ(r.responses.front().status_line.substr(9), "400 Bad Request") << bad;
+    EXPECT_EQ(r.responses.front().body.rfind("invalid_argument: malformed HTTP request: ", 0), 0u) << r.responses.front().body;
+    EXPECT_TRUE(ClosedWithNothingMore(s)) << bad;
+  }
+  EXPECT_TRUE(handler_.requests().empty());
+}
+
+// A line that never ends inside a chunked body (an extension, a trailer) is not buffered without end.
+TEST_F(HttpServerTest, AnEndlessChunkExtensionIsRefused) {
+  // A read deadline far beyond the test's bound: the line must be refused for its size, not its time.
+  ServerOptions options;
+  options.max_header_bytes = 1024;
+  options.read_timeout = std::chrono::minutes(10);
+  auto started = HttpServer::Start(options, &handler_);
+  ASSERT_TRUE(started.has_value());
+  auto server = std::move(started).value();
+  auto s = RawSocket::Connect(server->port());
+  ASSERT_TRUE(s.has_value());
+  ASSERT_TRUE(s->Send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;ext=" + std::string(200 * 1024, 'a')));
+  const RawSocket::Drained d = s->ReadUntilClosed(std::chrono::seconds(30));
+  EXPECT_TRUE(d.closed);  // refused (a 400, unless the reset from the unread bytes overtook it), not read on
+  if (!d.bytes.empty()) {
+    EXPECT_EQ(d.bytes.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << d.bytes.substr(0, 200);
+  }
+  EXPECT_TRUE(handler_.requests().empty());
+}
+
+TEST_F(HttpServerTest, AHeadResponseHasALengthAndNoBody) {
+  RawSocket s = Connect();
+  // HEAD, then GET on the same connection, sent together: if the HEAD's answer carried a body, the
+  // GET's answer would not start where the HEAD's header ends.
+  ASSERT_TRUE(s.Send("HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const RawSocket::Drained d = s.ReadUntilClosed(std::chrono::seconds(10));
+  const std::size_t head_end = d.bytes.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << d.bytes;
+  const std::string head = d.bytes.substr(0, head_end + 4);
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+  EXPECT_NE(head.find("\r\nContent-Length: 11\r\n"), std::string::npos) << head;  // {"ok":true}, as GET has it
+  std::string rest;
+  const auto after = SplitResponses(d.bytes.substr(head_end + 4), &rest);
+  ASSERT_EQ(after.size(), 1u) << "the HEAD left a body behind: " << d.bytes;
+  EXPECT_EQ(after.front().status_line, "HTTP/1.1 200 OK");
+  EXPECT_EQ(after.front().body, R"({"ok":true})");
+  EXPECT_EQ(rest, "");
+}
+
+TEST_F(HttpServerTest, NoContentAndNotModifiedHaveNoBodyAndAStatusOutOfRangeIs500) {
+  for (const auto& [given, line, length] : std::vector<std::tuple<int, std::string, std::vector<std::string>>>{
+           {204, "HTTP/1.1 204 No Content", {}}, {304, "HTTP/1.1 304 Not Modified", {}},
+           {99, "HTTP/1.1 500 Internal Server Error", {"4"}}, {1000, "HTTP/1.1 500 Internal Server Error", {"4"}},
+           {101, "HTTP/1.1 500 Internal Server Error", {"4"}}}) {
+    handler_.answer = [status = given](const HttpRequest&) {
+      HttpResponse r;
+      r.status = status;
+      r.body = "body";
+      return r;
+    };
+    RawSocket s = Connect();
+    ASSERT_TRUE(s.Send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    const RawSocket::Drained d = s.ReadUntilClosed(std::chrono::seconds(10));
+    std::string rest;
+    const auto responses = SplitResponses(d.bytes, &rest);
+    ASSERT_EQ(responses.size(), 1u) << given;
+    EXPECT_EQ(responses.front().status_line, line) << given;
+    EXPECT_EQ(responses.front().All("content-length"), length) << given;
+    EXPECT_EQ(responses.front().body + rest, length.empty() ? "" : "body") << given;
+  }
+}
+
+// The Handler contract is one answer per request; a second must not reach the wire (nor overwrite the
+// buffer of the first while it is written).
+TEST_F(HttpServerTest, ASecondAnswerToOneRequestIsDropped) {
+  struct Twice : Handler {
+    void Handle(HttpRequest request, Respond respond) override {
+      HttpResponse first;
+      first.body = "first:" + request.target;
+      HttpResponse second;
+      second.body = "second:" + request.target;
+      respond(std::move(first));
+      respond(std::move(second));
+    }
+    HttpResponse Refuse(int status, const std::string&, const std::string&, std::string_view) override {
+      HttpResponse r;
+      r.status = status;
+      return r;
+    }
+  } twice;
+  auto started = HttpServer::Start(ServerOptions{}, &twice);
+  ASSERT_TRUE(started.has_value());
+  auto server = std::move(started).value();
+  auto s = RawSocket::Connect(server->port());
+  ASSERT_TRUE(s.has_value());
+  ASSERT_TRUE(s->Send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const RawSocket::Drained d = s->ReadUntilClosed(std::chrono::seconds(10));
+  std::string rest;
+  const auto responses = SplitResponses(d.bytes, &rest);
+  ASSERT_EQ(responses.size(), 2u) << d.bytes;
+  EXPECT_EQ(responses[0].body, "first:/1");
+  EXPECT_EQ(responses[1].body, "first:/2");
+  EXPECT_EQ(rest, "");
+}
+
+// An answer that arrives after Shutdown (a provider or the audit log finishing late) is dropped, and the
+// server can still be destroyed with it queued (under ASan, a use after free fails this).
+TEST(HttpServerShutdownTest, AnAnswerAfterShutdownIsDroppedAndTheServerDestroyedSafely) {
+  struct Holding : Handler {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Respond> held;
+    void Handle(HttpRequest, Respond respond) override {
+      std::lock_guard lk(mu);
+      held = std::move(respond);
+      cv.notify_all();
+    }
+    HttpResponse Refuse(int status, const std::string&, const std::string&, std::string_view) override {
+      HttpResponse r;
+      r.status = status;
+      return r;
+    }
+  } holding;
+  auto started = HttpServer::Start(ServerOptions{}, &holding);
+  ASSERT_TRUE(started.has_value());
+  auto server = std::move(started).value();
+  auto s = RawSocket::Connect(server->port());
+  ASSERT_TRUE(s.has_value());
+  ASSERT_TRUE(s->Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  Handler::Respond respond;
+  {
+    std::unique_lock lk(holding.mu);
+    ASSERT_TRUE(holding.cv.wait_for(lk, std::chrono::seconds(10), [&] { return holding.held.has_value(); }));
+    respond = std::move(*holding.held);
+  }
+  server->Shutdown(std::chrono::milliseconds(0));
+  HttpResponse late;
+  late.body = "late";
+  respond(std::move(late));
+  respond = nullptr;
+  server.reset();
+  const RawSocket::Drained d = s->ReadUntilClosed(std::chrono::seconds(10));
+  EXPECT_TRUE(d.closed);
+  EXPECT_EQ(d.bytes, "");
 }
 
 TEST_F(HttpServerTest, AResponseIsFramedByContentLengthAndTheConnectionStaysOpen) {

@@ -55,6 +55,12 @@ bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
 // line, Content-Length and chunked coding, the header and body limits, the smuggling checks); this keeps
 // what it hands over. (Beast's own request_parser builds a message whose fields cost an allocation each,
 // which OnRead then copied.)
+//
+// Two refusals of its own, where Beast is lenient and RFC 9112 §6.1 is not: a Transfer-Encoding whose last
+// coding is not chunked (Beast reads such a request as having no body, so that its body would be read as
+// the next request: smuggling), and a Transfer-Encoding in an HTTP/1.0 request. Trailer fields (after a
+// chunked body) are dropped, not merged into the header (RFC 9110 §6.5.1): an Authorization or
+// X-Request-Id sent as a trailer, past a proxy that checks headers, means nothing here.
 class RequestParser : public bhttp::basic_parser<true> {
  public:
   RequestParser() { request.headers.reserve(8); }
@@ -62,6 +68,9 @@ class RequestParser : public bhttp::basic_parser<true> {
   unsigned version = 11;
 
  private:
+  bool header_done_ = false;
+  bool transfer_encoding_ = false;
+
   void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target, int v,
                        beast::error_code&) override {
     request.method.assign(method.data(), method.size());
@@ -71,13 +80,18 @@ class RequestParser : public bhttp::basic_parser<true> {
   void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
     ec = bhttp::error::bad_version;  // unreachable: this parses requests
   }
-  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+  void on_field_impl(bhttp::field f, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    if (header_done_) return;  // a trailer
+    if (f == bhttp::field::transfer_encoding) transfer_encoding_ = true;
     auto& [k, v] = request.headers.emplace_back();
     k.resize(name.size());
     std::transform(name.begin(), name.end(), k.begin(), LowerAscii);
     v.assign(value.data(), value.size());
   }
-  void on_header_impl(beast::error_code&) override {}
+  void on_header_impl(beast::error_code& ec) override {
+    header_done_ = true;
+    if (transfer_encoding_ && (version < 11 || !chunked())) ec = bhttp::error::bad_transfer_encoding;
+  }
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
     // The parser has already refused a length over body_limit.
     if (length) request.body.reserve(static_cast<std::size_t>(*length));
@@ -94,20 +108,37 @@ class RequestParser : public bhttp::basic_parser<true> {
   void on_finish_impl(beast::error_code&) override {}
 };
 
-// A header line the server writes only if it cannot break the framing: no CR, LF or NUL.
-bool SafeHeaderText(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos; }
+// A header the server writes only when it is one: the name an RFC 9110 token, the value free of control
+// characters but HTAB (no CR or LF to split the response with, no NUL).
+bool IsHeaderName(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return std::isalnum(c) != 0 || std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
+  });
+}
+bool IsHeaderValue(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+  });
+}
 
 // Writes `r` as the bytes of one response into `out` (cleared first; sized once, so that a sensitive
 // body is copied exactly once): the status line, the handler's headers in order (a later header of the
 // same name replaces an earlier one, as Beast's fields::set did), then the headers that belong to the
 // server: Cache-Control for a sensitive body, Connection, Content-Length. The handler cannot set those.
-void SerializeResponse(const HttpResponse& r, unsigned version, bool keep, std::string& out) {
-  const beast::string_view reason = bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(r.status)));
-  const std::string status = std::to_string(r.status);
+// A status outside 200-599 is a handler's bug, answered as 500. No body follows a HEAD request, a 204 or
+// a 304, and a 204 or 304 has no Content-Length (RFC 9110 §8.6, §9.3.2); a HEAD's gives the body's size.
+void SerializeResponse(const HttpResponse& r, unsigned version, bool keep, bool head, std::string& out) {
+  const int code = r.status >= 200 && r.status <= 599 ? r.status : 500;
+  const bool has_length = code != 204 && code != 304;
+  const bool has_body = has_length && !head;
+  const beast::string_view reason = bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(code)));
+  const std::string status = std::to_string(code);
   const std::string length = std::to_string(r.body.size());
   const auto kept = [&](std::size_t i) {
     const std::string& name = r.headers[i].first;
-    if (name.empty() || !SafeHeaderText(name) || !SafeHeaderText(r.headers[i].second)) return false;
+    if (!IsHeaderName(name) || !IsHeaderValue(r.headers[i].second)) return false;
     for (std::string_view server_owned : {"content-length", "transfer-encoding", "connection"}) {
       if (EqualsIgnoringCase(name, server_owned)) return false;
     }
@@ -141,10 +172,13 @@ void SerializeResponse(const HttpResponse& r, unsigned version, bool keep, std::
   // HTTP/1.1 keeps a connection alive unless told otherwise, HTTP/1.0 closes it unless told otherwise.
   if (version >= 11 && !keep) out += "Connection: close\r\n";
   if (version < 11 && keep) out += "Connection: keep-alive\r\n";
-  out += "Content-Length: ";
-  out += length;
-  out += "\r\n\r\n";
-  out += r.body;
+  if (has_length) {
+    out += "Content-Length: ";
+    out += length;
+    out += "\r\n";
+  }
+  out += "\r\n";
+  if (has_body) out += r.body;
 }
 
 // The verified client certificate's subject and subject alternative names.
@@ -187,6 +221,14 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
 struct HttpServer::Impl {
   ServerOptions options;
   Handler* handler = nullptr;
+  // Declared before the contexts, so destroyed after them: destroying a context destroys the handlers
+  // still queued in it (an answer that came after Shutdown), and with them sessions, which unregister
+  // here and may hold TLS streams made from ssl_ctx.
+  std::atomic<std::size_t> connections{0};
+  std::mutex mu;
+  std::condition_variable drained;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
+  std::optional<ssl::context> ssl_ctx;
   // One io_context per I/O thread, run by that thread alone: a connection lives on one of them (round
   // robin), so its handlers never run concurrently and need no strand, and its executor is a plain
   // io_context executor (a strand's, type-erased in Beast's streams, costs heap allocations per operation).
@@ -195,7 +237,6 @@ struct HttpServer::Impl {
   // Keep the I/O threads running while requests are out at a provider or the audit log: such a session
   // has no I/O pending, and without these run() would return once the acceptor closes.
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
-  std::optional<ssl::context> ssl_ctx;
   // The contexts exist before the members below that are built on the first of them.
   explicit Impl(int io_threads) : contexts(MakeContexts(io_threads)) {
     for (auto& c : contexts) work.push_back(net::make_work_guard(*c));
@@ -208,12 +249,8 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor{*contexts.front()};
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
-  std::atomic<std::size_t> connections{0};
   std::atomic<bool> stopping{false};
-  std::mutex mu;
-  std::condition_variable drained;
-  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
-  bool shut_down = false;
+  bool shut_down = false;  // guarded by mu
   // Out of descriptors (EMFILE/ENFILE): a descriptor held in reserve is given up to accept one pending
   // connection and close it at once, so that the backlog is refused rather than left hanging; when even
   // that fails, accepting pauses (accept_backoff, doubling up to 1 s) instead of spinning on the error.
@@ -248,7 +285,10 @@ class Session : public SessionBase {
 
  public:
   Session(tcp::socket&& socket, HttpServer::Impl* server, bool overloaded)
-      : stream_(MakeStream(std::move(socket), server)), server_(server), overloaded_(overloaded) {
+      : stream_(MakeStream(std::move(socket), server)),
+        server_(server),
+        overloaded_(overloaded),
+        buffer_(server->options.max_header_bytes + kReadSlack) {
     boost::system::error_code ec;
     const auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -346,6 +386,7 @@ class Session : public SessionBase {
 
     keep_alive_ = parser_->keep_alive();
     version_ = parser_->version;
+    head_ = parser_->request.method == "HEAD";
     HttpRequest req = std::move(parser_->request);
     req.peer = peer_;
     req.client_identities = identities_;
@@ -360,13 +401,21 @@ class Session : public SessionBase {
   }
 
   void Write(HttpResponse r, bool close) {
+    // One response per request (Handler's contract): a second would overwrite out_ under the write in
+    // flight. Dropped, its values wiped.
+    if (writing_) {
+      if (r.sensitive) WipeMemory(r.body.data(), r.body.size());
+      return;
+    }
+    writing_ = true;
     busy_ = true;
     const bool keep = keep_alive_ && !close && !stopping_ && !server_->stopping.load();
     const bool sensitive = r.sensitive;
-    SerializeResponse(r, version_, keep, out_);
+    SerializeResponse(r, version_, keep, head_, out_);
     if (sensitive) WipeMemory(r.body.data(), r.body.size());  // out_ holds the only copy now
     beast::get_lowest_layer(stream_).expires_after(server_->options.write_timeout);
     net::async_write(stream_, net::buffer(out_), [self = Self(), keep, sensitive](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
       if (sensitive) WipeMemory(self->out_.data(), self->out_.size());  // the values are on the wire now
       // The buffer is kept for the next response; one that grew for a large answer is given back.
       if (self->out_.capacity() > kKeptResponseBuffer) std::string().swap(self->out_);
@@ -392,6 +441,10 @@ class Session : public SessionBase {
   Stream stream_;
   HttpServer::Impl* server_;
   bool overloaded_;
+  // What has been read and not yet parsed. Bounded: a header is parsed once it is whole, a body as it
+  // comes, so max_header_bytes and one read's worth always fit; a line that never ends (a chunk
+  // extension, a trailer) fills it instead, and the read fails (400) rather than buffer without end.
+  static constexpr std::size_t kReadSlack = 64 * 1024;
   beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
   // The response being written (one at a time per connection), reused for the next one.
@@ -403,6 +456,8 @@ class Session : public SessionBase {
   bool stopping_ = false;
   bool first_ = true;
   bool keep_alive_ = false;
+  bool head_ = false;     // the request being answered is a HEAD: no body
+  bool writing_ = false;  // a response is being written (from out_)
   unsigned version_ = 11;
 };
 

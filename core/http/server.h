@@ -8,7 +8,8 @@
 // connection idle past the keep-alive deadline, is closed without an answer.
 //
 // Thread-safety: Start, port and Shutdown may be called from any thread; the handler is called on the
-// server's I/O threads and its `respond` may be called from any thread, exactly once.
+// server's I/O threads and its `respond` may be called from any thread, exactly once (a second call is
+// dropped), and not after the HttpServer is destroyed (after Shutdown is fine: the answer is dropped).
 #pragma once
 
 #include <chrono>
