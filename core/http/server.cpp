@@ -367,6 +367,7 @@ class Session : public SessionBase {
     // Refused before the request reaches the API; the client's request id is echoed when its field was
     // read (the parser stores each field once its line is complete, so a value is never truncated).
     const std::string client_id(parser_->request.Header("x-request-id"));
+    head_ = parser_->request.method == "HEAD";  // also for a refusal, once the request line was read
     if (ec == bhttp::error::header_limit) {
       return Write(h.Refuse(431, "invalid_argument",
                             "request header larger than " + std::to_string(server_->options.max_header_bytes) + " bytes",
@@ -386,7 +387,6 @@ class Session : public SessionBase {
 
     keep_alive_ = parser_->keep_alive();
     version_ = parser_->version;
-    head_ = parser_->request.method == "HEAD";
     HttpRequest req = std::move(parser_->request);
     req.peer = peer_;
     req.client_identities = identities_;
