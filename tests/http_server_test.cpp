@@ -521,6 +521,28 @@ TEST_F(HttpServerTest, AnOversizedBodyIs413) {
   EXPECT_TRUE(handler_.requests().empty());
 }
 
+// A client uploading a body too large may still be sending it when the server refuses it on the header.
+// The server must not close with that body unread: that resets the connection, the client's next write
+// fails, and the 413 can be lost with it. (It stops sending, reads and drops the rest, then closes.)
+TEST_F(HttpServerTest, ARefusalReachesAClientStillSendingItsBody) {
+  RawSocket s = Connect();
+  const std::string body(320 * 1024, 'b');
+  ASSERT_TRUE(s.Send("POST / HTTP/1.1\r\nHost: x\r\nX-Request-Id: big-1\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 64 * 1024)));
+  pollfd p{s.fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10000), 1) << "no answer within 10 s";  // the refusal has been written
+  EXPECT_TRUE(s.Send(body.substr(64 * 1024))) << "the rest of the body could not be sent: the connection was reset";
+  const RawSocket::Drained d = s.ReadReply(std::chrono::seconds(10));
+  EXPECT_FALSE(d.reset);
+  const auto responses = SplitResponses(d.bytes);
+  ASSERT_EQ(responses.size(), 1u) << d.bytes.substr(0, 200);
+  EXPECT_EQ(responses.front().status_line, "HTTP/1.1 413 Payload Too Large");
+  EXPECT_THAT(responses.front().All("x-request-id"), ElementsAre("big-1"));
+  EXPECT_THAT(responses.front().All("connection"), ElementsAre("close"));
+  ::shutdown(s.fd(), SHUT_WR);  // done, as a client that has its answer: the server stops reading and closes
+  EXPECT_TRUE(ClosedWithNothingMore(s));
+}
+
 TEST_F(HttpServerTest, MalformedHttpIs400AndCloses) {
   for (const std::string& bad : {std::string("GET / HTTP/1.1\r\nBad Header Line\r\n\r\n"),
                                  std::string("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")}) {

@@ -419,12 +419,41 @@ class Session : public SessionBase {
       if (sensitive) WipeMemory(self->out_.data(), self->out_.size());  // the values are on the wire now
       // The buffer is kept for the next response; one that grew for a large answer is given back.
       if (self->out_.capacity() > kKeptResponseBuffer) std::string().swap(self->out_);
-      if (ec || !keep) return self->Close();
+      if (ec) return self->Close();
+      if (!keep) return self->CloseAfterAnswer();
       self->busy_ = false;
       self->first_ = false;
       self->WaitForRequest();
     });
   }
+
+  // Closes after an answer that ends the connection (a refusal, Connection: close), when the client may
+  // still be sending (the body of a request refused for its header, say). Closing with unread data
+  // sends a reset, which can destroy the answer before the client reads it; so, as nginx's lingering
+  // close does, the server stops sending, then reads and drops what arrives until the client closes, for
+  // at most kLingerTime and kLingerBytes. Not while the server stops: it closes at once.
+  void CloseAfterAnswer() {
+    if constexpr (kTls) {
+      Close();  // TLS: close_notify, and the client's own ends it
+    } else {
+      if (stopping_ || server_->stopping.load()) return Close();
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) return Close();
+      busy_ = false;  // a Stop() now cancels the read, and the connection closes at once
+      beast::get_lowest_layer(stream_).expires_after(kLingerTime);
+      Linger(0);
+    }
+  }
+  void Linger(std::size_t dropped) {
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(16 * 1024), [self = Self(), dropped](beast::error_code ec, std::size_t n) {
+      if (ec || dropped + n >= kLingerBytes) return self->Close();  // EOF: the client has read it all
+      self->Linger(dropped + n);
+    });
+  }
+  static constexpr std::chrono::seconds kLingerTime{2};
+  static constexpr std::size_t kLingerBytes = 1024 * 1024;
 
   void Close() {
     busy_ = false;
