@@ -436,7 +436,9 @@ class Session : public SessionBase {
     if constexpr (kTls) {
       Close();  // TLS: close_notify, and the client's own ends it
     } else {
-      if (stopping_ || server_->stopping.load()) return Close();
+      // Not for a connection over the limit (it sent nothing yet, and must give its descriptor back at
+      // once), nor while the server stops.
+      if (overloaded_ || stopping_ || server_->stopping.load()) return Close();
       beast::error_code ec;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
       if (ec) return Close();
