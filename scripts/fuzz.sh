@@ -14,11 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-HARNESSES=(policy_fuzzer config_fuzzer json_fuzzer resolve_fuzzer api_fuzzer audit_entry_fuzzer audit_verifier_fuzzer)
+HARNESSES=(policy_fuzzer config_fuzzer json_fuzzer resolve_fuzzer api_fuzzer http_wire_fuzzer audit_entry_fuzzer audit_verifier_fuzzer)
 # Mutations per harness in replay mode, sized so that each takes seconds on a 2-core CI machine
 # (the verifier builds and damages a database per input: it runs at ~100 inputs/s, the others at 500-10,000).
 declare -A REPLAY_RUNS=(
-  [policy_fuzzer]=4000 [config_fuzzer]=4000 [json_fuzzer]=10000 [resolve_fuzzer]=3000 [api_fuzzer]=3000
+  [policy_fuzzer]=4000 [config_fuzzer]=4000 [json_fuzzer]=10000 [resolve_fuzzer]=3000 [api_fuzzer]=3000 [http_wire_fuzzer]=10000
   [audit_entry_fuzzer]=20000 [audit_verifier_fuzzer]=500)
 
 BIN=build/fuzz/bin

@@ -1,5 +1,6 @@
 // The only file of the endpoint that includes Beast (compiled once: it is slow to compile).
 #include "core/http/server.h"
+#include "core/http/wire.h"
 
 #include "core/secret_value.h"
 
@@ -45,71 +46,14 @@ std::string_view HttpRequest::Header(std::string_view name) const {
 
 namespace {
 
-char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return LowerAscii(x) == LowerAscii(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return wire::LowerAscii(x) == wire::LowerAscii(y); });
 }
 
-// Reads one request straight into an HttpRequest. Beast's basic_parser does the framing (the request
-// line, Content-Length and chunked coding, the header and body limits, the smuggling checks); this keeps
-// what it hands over. (Beast's own request_parser builds a message whose fields cost an allocation each,
-// which OnRead then copied.)
-//
-// Two refusals of its own, where Beast is lenient and RFC 9112 §6.1 is not: a Transfer-Encoding whose last
-// coding is not chunked (Beast reads such a request as having no body, so that its body would be read as
-// the next request: smuggling), and a Transfer-Encoding in an HTTP/1.0 request. Trailer fields (after a
-// chunked body) are dropped, not merged into the header (RFC 9110 §6.5.1): an Authorization or
-// X-Request-Id sent as a trailer, past a proxy that checks headers, means nothing here.
-class RequestParser : public bhttp::basic_parser<true> {
- public:
-  RequestParser() { request.headers.reserve(8); }
-  HttpRequest request;  // names lower-cased
-  unsigned version = 11;
+}  // namespace
 
- private:
-  bool header_done_ = false;
-  bool transfer_encoding_ = false;
+namespace wire {
 
-  void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target, int v,
-                       beast::error_code&) override {
-    request.method.assign(method.data(), method.size());
-    request.target.assign(target.data(), target.size());
-    version = static_cast<unsigned>(v);
-  }
-  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
-    ec = bhttp::error::bad_version;  // unreachable: this parses requests
-  }
-  void on_field_impl(bhttp::field f, beast::string_view name, beast::string_view value, beast::error_code&) override {
-    if (header_done_) return;  // a trailer
-    if (f == bhttp::field::transfer_encoding) transfer_encoding_ = true;
-    auto& [k, v] = request.headers.emplace_back();
-    k.resize(name.size());
-    std::transform(name.begin(), name.end(), k.begin(), LowerAscii);
-    v.assign(value.data(), value.size());
-  }
-  void on_header_impl(beast::error_code& ec) override {
-    header_done_ = true;
-    if (transfer_encoding_ && (version < 11 || !chunked())) ec = bhttp::error::bad_transfer_encoding;
-  }
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
-    // The parser has already refused a length over body_limit.
-    if (length) request.body.reserve(static_cast<std::size_t>(*length));
-  }
-  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
-    request.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
-    request.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_finish_impl(beast::error_code&) override {}
-};
-
-// A header the server writes only when it is one: the name an RFC 9110 token, the value free of control
-// characters but HTAB (no CR or LF to split the response with, no NUL).
 bool IsHeaderName(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char ch) {
     const auto c = static_cast<unsigned char>(ch);
@@ -123,12 +67,6 @@ bool IsHeaderValue(std::string_view s) {
   });
 }
 
-// Writes `r` as the bytes of one response into `out` (cleared first; sized once, so that a sensitive
-// body is copied exactly once): the status line, the handler's headers in order (a later header of the
-// same name replaces an earlier one, as Beast's fields::set did), then the headers that belong to the
-// server: Cache-Control for a sensitive body, Connection, Content-Length. The handler cannot set those.
-// A status outside 200-599 is a handler's bug, answered as 500. No body follows a HEAD request, a 204 or
-// a 304, and a 204 or 304 has no Content-Length (RFC 9110 §8.6, §9.3.2); a HEAD's gives the body's size.
 void SerializeResponse(const HttpResponse& r, unsigned version, bool keep, bool head, std::string& out) {
   const int code = r.status >= 200 && r.status <= 599 ? r.status : 500;
   const bool has_length = code != 204 && code != 304;
@@ -180,6 +118,10 @@ void SerializeResponse(const HttpResponse& r, unsigned version, bool keep, bool 
   out += "\r\n";
   if (has_body) out += r.body;
 }
+
+}  // namespace wire
+
+namespace {
 
 // The verified client certificate's subject and subject alternative names.
 std::vector<std::string> ClientIdentities(SSL* ssl) {
@@ -411,7 +353,7 @@ class Session : public SessionBase {
     busy_ = true;
     const bool keep = keep_alive_ && !close && !stopping_ && !server_->stopping.load();
     const bool sensitive = r.sensitive;
-    SerializeResponse(r, version_, keep, head_, out_);
+    wire::SerializeResponse(r, version_, keep, head_, out_);
     if (sensitive) WipeMemory(r.body.data(), r.body.size());  // out_ holds the only copy now
     beast::get_lowest_layer(stream_).expires_after(server_->options.write_timeout);
     net::async_write(stream_, net::buffer(out_), [self = Self(), keep, sensitive](beast::error_code ec, std::size_t) {
@@ -477,7 +419,7 @@ class Session : public SessionBase {
   // extension, a trailer) fills it instead, and the read fails (400) rather than buffer without end.
   static constexpr std::size_t kReadSlack = 64 * 1024;
   beast::flat_buffer buffer_;
-  std::optional<RequestParser> parser_;
+  std::optional<wire::RequestParser> parser_;
   // The response being written (one at a time per connection), reused for the next one.
   std::string out_;
   static constexpr std::size_t kKeptResponseBuffer = 16 * 1024;
