@@ -26,7 +26,6 @@ bool WellFormedRequestId(std::string_view id) {
   return true;
 }
 
-// Appends `s` as a JSON string (RFC 8259): escapes '"', '\' and control characters; UTF-8 passes through.
 // The bytes AppendJsonString adds for `s`.
 std::size_t JsonStringSize(std::string_view s) {
   std::size_t n = 2;
@@ -37,6 +36,7 @@ std::size_t JsonStringSize(std::string_view s) {
   return n;
 }
 
+// Appends `s` as a JSON string (RFC 8259): escapes '"', '\' and control characters; UTF-8 passes through.
 void AppendJsonString(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -23,7 +24,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
-#include <iterator>
 #include <mutex>
 #include <optional>
 #include <thread>
