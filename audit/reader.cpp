@@ -55,4 +55,18 @@ Status AuditReader::ForEach(std::int64_t from, std::int64_t to, const db::RowFn&
   return db::Guard(StatusCode::kUnavailable, "reading entries of " + path_, [&] { db::ForEachRow(*db_, from, to, fn); });
 }
 
+Result<std::optional<std::pair<std::int64_t, std::string>>> AuditReader::LastBefore(std::int64_t seq) {
+  std::optional<std::pair<std::int64_t, std::string>> out;
+  KEYWARD_RETURN_IF_ERROR(db::Guard(StatusCode::kUnavailable, "reading entries of " + path_, [&] {
+    SQLite::Statement q(*db_, "SELECT seq, chain FROM entries WHERE seq < ? ORDER BY seq DESC LIMIT 1");
+    q.bind(1, seq);
+    if (q.executeStep()) {
+      const SQLite::Column chain = q.getColumn(1);
+      out.emplace(q.getColumn(0).getInt64(),
+                  std::string(static_cast<const char*>(chain.getBlob()), static_cast<std::size_t>(chain.getBytes())));
+    }
+  }));
+  return out;
+}
+
 }  // namespace keyward::audit

@@ -10,7 +10,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "audit/db.h"
@@ -29,6 +31,8 @@ class AuditReader {
 
   Result<std::vector<db::StoredCheckpoint>> Checkpoints();
   Status ForEach(std::int64_t from, std::int64_t to, const db::RowFn& fn);
+  // The seq and chain value of the last row before `seq`, if there is one.
+  Result<std::optional<std::pair<std::int64_t, std::string>>> LastBefore(std::int64_t seq);
 
  private:
   AuditReader(std::string path, std::unique_ptr<SQLite::Database> database)

@@ -57,8 +57,6 @@ class Verifier {
   void ExpectCheckpoints(std::vector<Expectation> e) {
     for (Expectation& x : e) expectations_.emplace(x.checkpoint.size, std::move(x));
   }
-  void CheckTrees(bool on) { trees_ = on; }
-  std::int64_t rows() const { return rows_; }
   const CompactRange& tree() const { return tree_; }
   std::multimap<std::uint64_t, Expectation>& expectations() { return expectations_; }
 
@@ -69,7 +67,6 @@ class Verifier {
 
   // Decides about `row`, knowing the row before it (null for the first) and the one after (null for the last).
   void Process(Row& row, Row* prev, Row* next) {
-    ++rows_;
     ++report_->entries_checked;
     if (report_->first_seq == 0) report_->first_seq = row.seq;
     report_->last_seq = row.seq;
@@ -150,17 +147,22 @@ class Verifier {
       }
     }
     prev_chain_suspect_ = chain_value_suspect;
+  }
 
-    if (trees_) {
-      tree_.Append(LeafHash(row.entry));
-      auto [lo, hi] = expectations_.equal_range(tree_.size());
-      if (lo != hi) {
-        const Digest root = tree_.Root();
-        for (auto it = lo; it != hi; ++it) Compare(it->second, root);
-        expectations_.erase(lo, hi);
-      }
+ public:
+  // The tree over every row read, in order, whether or not it is in the range checked row by row: a
+  // checkpoint commits to all the entries before it.
+  void AddLeaf(std::string_view entry) {
+    tree_.Append(LeafHash(entry));
+    auto [lo, hi] = expectations_.equal_range(tree_.size());
+    if (lo != hi) {
+      const Digest root = tree_.Root();
+      for (auto it = lo; it != hi; ++it) Compare(it->second, root);
+      expectations_.erase(lo, hi);
     }
   }
+
+ private:
 
   void Compare(const Expectation& e, const Digest& root) {
     const auto size = static_cast<std::int64_t>(e.checkpoint.size);
@@ -187,12 +189,10 @@ class Verifier {
   VerifyReport* report_;
   std::array<Row, 3> ring_;
   std::uint64_t count_ = 0;  // rows pushed
-  std::int64_t rows_ = 0;
   std::int64_t shift_ = 0;
   bool prev_chain_suspect_ = false;
   Digest base_chain_ = kZeroChain;
   std::int64_t base_seq_ = 0;
-  bool trees_ = true;
   CompactRange tree_;
   std::multimap<std::uint64_t, Expectation> expectations_;
 };
@@ -238,7 +238,7 @@ Result<VerifyReport> VerifyLog(const std::string& db_path, const VerifyOptions& 
       continue;
     }
     if (cp->origin != reader->origin() || static_cast<std::int64_t>(cp->size) != sc.size) {
-      report.problems.push_back({ProblemKind::kCheckpointMismatch, sc.size, sc.size,
+      report.problems.push_back({ProblemKind::kBadSignature, sc.size, sc.size,
                                  "the stored checkpoint names origin '" + cp->origin + "' and size " +
                                      std::to_string(cp->size) + " in a row of size " + std::to_string(sc.size)});
       continue;
@@ -266,38 +266,61 @@ Result<VerifyReport> VerifyLog(const std::string& db_path, const VerifyOptions& 
   }
 
   const std::int64_t from = std::max<std::int64_t>(1, options.from);
-  const std::int64_t to = std::min(options.to, reader->max_seq());
-  const bool trees = from == 1;
-  v.CheckTrees(trees);
-  if (trees) {
-    // Checkpoints above the range end are compared only when the range ends at the log's end.
-    std::vector<Expectation> in_range;
-    for (Expectation& e : expectations) {
-      if (static_cast<std::int64_t>(e.checkpoint.size) <= to || to == reader->max_seq()) in_range.push_back(std::move(e));
+  const std::int64_t max_seq = reader->max_seq();
+  const std::int64_t to = std::min(options.to, max_seq);
+  for (const Expectation& e : expectations) {
+    if (e.checkpoint.size != 0) continue;
+    if (e.checkpoint.root == EmptyRoot()) {
+      ++(e.kept ? report.kept_valid : report.checkpoints_valid);
+    } else {
+      report.problems.push_back({e.kept ? ProblemKind::kTruncatedOrRolledBack : ProblemKind::kCheckpointMismatch, 0, 0,
+                                 "a checkpoint of size 0 must have the empty root"});
     }
-    for (const Expectation& e : in_range) {
-      if (e.checkpoint.size == 0) {
-        if (e.checkpoint.root == EmptyRoot()) {
-          ++(e.kept ? report.kept_valid : report.checkpoints_valid);
-        } else {
-          report.problems.push_back({e.kept ? ProblemKind::kTruncatedOrRolledBack : ProblemKind::kCheckpointMismatch,
-                                     0, 0, "a checkpoint of size 0 must have the empty root"});
-        }
-      }
-    }
-    std::erase_if(in_range, [](const Expectation& e) { return e.checkpoint.size == 0; });
-    v.ExpectCheckpoints(std::move(in_range));
   }
-  if (from > 1) {
-    Status s = reader->ForEach(from - 1, from - 1, [&](std::int64_t seq, std::string_view, std::string_view c) {
+  std::erase_if(expectations, [](const Expectation& e) { return e.checkpoint.size == 0; });
+  // A checkpoint commits to every entry up to its size, so the tree is built from the first row
+  // whatever the range: rows before `from` and after `to` are read and hashed as leaves only, after
+  // `to` up to the first checkpoint that covers the range (the one that would reveal a rewrite inside
+  // it). Checkpoints beyond that one are not compared, and the report says so.
+  const bool trees = !expectations.empty();
+  v.ExpectCheckpoints(std::move(expectations));
+  if (!trees && from > 1) {
+    KEYWARD_ASSIGN_OR_RETURN(const auto before, reader->LastBefore(from));
+    if (before.has_value()) {
       Digest d{};
-      if (db::ToDigest(c, &d)) v.SetChainBefore(d, seq);
-      return false;
-    });
-    KEYWARD_RETURN_IF_ERROR(s);
+      if (db::ToDigest(before->second, &d)) v.SetChainBefore(d, before->first);
+    }
   }
-  const std::int64_t total = to >= from ? to - from + 1 : 0;
-  Status walk = reader->ForEach(from, to, [&](std::int64_t seq, std::string_view entry, std::string_view chain) {
+  const std::int64_t walk_from = trees ? 1 : from;
+  const std::int64_t total = trees ? max_seq : (to >= from ? to - from + 1 : 0);
+  std::uint64_t covering_size = 0;  // after `to`: the size of the checkpoint that covers the range
+  bool stopped_early = false;
+  std::int64_t next_seq = walk_from;
+  Status walk = reader->ForEach(walk_from, max_seq, [&](std::int64_t seq, std::string_view entry, std::string_view chain) {
+    next_seq = seq + 1;
+    if (options.progress && (seq & 0xFFFF) == 0) options.progress(seq - walk_from + 1, total);
+    if (seq < from) {
+      Digest d{};
+      if (db::ToDigest(chain, &d)) v.SetChainBefore(d, seq);
+      v.AddLeaf(entry);
+      return true;
+    }
+    if (seq > to) {
+      if (covering_size == 0) {
+        const auto it = v.expectations().lower_bound(v.tree().size() + 1);
+        if (it == v.expectations().end()) {
+          stopped_early = true;
+          return false;
+        }
+        covering_size = it->first;
+      }
+      v.AddLeaf(entry);
+      if (v.tree().size() >= covering_size) {
+        stopped_early = seq < max_seq;
+        return false;
+      }
+      return true;
+    }
     Row& row = v.Slot();
     row.seq = seq;
     row.entry.assign(entry);
@@ -312,24 +335,40 @@ Result<VerifyReport> VerifyLog(const std::string& db_path, const VerifyOptions& 
       row.decode_error = s.message();
     }
     row.entry_hash = EntryHash(entry);
+    if (trees) v.AddLeaf(entry);
     v.Push();
-    if (options.progress && (seq & 0xFFFF) == 0) options.progress(seq - from + 1, total);
     return true;
   });
-  KEYWARD_RETURN_IF_ERROR(walk);
   v.Finish();
+  if (!walk.ok()) {
+    // The rows read so far are verified and reported; the rest of the file cannot be read.
+    report.problems.push_back({ProblemKind::kCorruptDatabase, next_seq, next_seq,
+                               "the database cannot be read after seq " + std::to_string(next_seq - 1) + ": " +
+                                   walk.message() + " (sqlite3 FILE 'PRAGMA integrity_check' says where)"});
+  }
   if (options.progress) options.progress(total, total);
 
-  // Whatever checkpoint is left was for a size the log never reached.
+  // Whatever checkpoint is left was for a size the walk did not reach.
   for (auto& [size, e] : v.expectations()) {
     const auto s = static_cast<std::int64_t>(size);
+    if (!walk.ok() || (stopped_early && s <= max_seq)) {
+      ++report.checkpoints_not_compared;
+      continue;
+    }
     report.problems.push_back({ProblemKind::kTruncatedOrRolledBack, s, s,
                                std::string(e.kept ? "a kept" : "a stored") + " checkpoint covers " + std::to_string(size) +
-                                   " entries but the log has only " + std::to_string(v.rows()) +
+                                   " entries but the log has only " + std::to_string(v.tree().size()) +
                                    ": entries were cut off or an older copy restored"});
   }
-  std::stable_sort(report.problems.begin(), report.problems.end(),
-                   [](const Problem& a, const Problem& b) { return a.seq < b.seq; });
+  // By seq; at one seq, the row's own problems before those of the checkpoint of that size.
+  const auto about_a_checkpoint = [](const Problem& p) {
+    return p.kind == ProblemKind::kBadSignature || p.kind == ProblemKind::kCheckpointMismatch ||
+           p.kind == ProblemKind::kTruncatedOrRolledBack;
+  };
+  std::stable_sort(report.problems.begin(), report.problems.end(), [&](const Problem& a, const Problem& b) {
+    if (a.seq != b.seq) return a.seq < b.seq;
+    return !about_a_checkpoint(a) && about_a_checkpoint(b);
+  });
   return report;
 }
 

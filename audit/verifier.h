@@ -26,7 +26,7 @@ enum class ProblemKind {
   kBadSignature,         // a checkpoint no trusted key signed, or whose trusted signature fails
   kCheckpointMismatch,   // the recomputed tree differs from a stored, signed checkpoint
   kTruncatedOrRolledBack,  // a checkpoint (kept by the auditor, or stored) is beyond the log or disagrees with it
-  kCorruptDatabase,        // SQLite returned rows out of seq order: the database file itself is damaged
+  kCorruptDatabase,        // rows out of seq order, or a file SQLite cannot read to its end: the file itself is damaged
 };
 std::string_view ProblemKindName(ProblemKind kind);  // "modified-entry", ...
 
@@ -41,8 +41,11 @@ struct VerifyOptions {
   std::vector<VerifierKey> trusted_keys;
   // Checkpoint notes the auditor kept (each a signed note). Notes of other origins are ignored.
   std::vector<std::string> kept_checkpoints;
-  // Verify entries from..to only. The chain is checked from the stored link before `from`; trees are
-  // recomputed (and checkpoints compared) only when from == 1.
+  // Check entries from..to row by row only. The chain is checked from the stored link of the last row
+  // before `from`. The tree is still built from the first row (rows outside the range are hashed as
+  // leaves only), and read past `to` up to the first checkpoint at or after it, so that every
+  // checkpoint up to that one is compared; later ones are counted as not compared. A checkpoint beyond
+  // the end of the log is reported whatever the range.
   std::int64_t from = 1;
   std::int64_t to = INT64_MAX;
   // Called now and then with (entries done, entries in range).
@@ -59,6 +62,7 @@ struct VerifyReport {
   int checkpoints_valid = 0, checkpoints_total = 0;  // stored checkpoints
   int kept_valid = 0, kept_total = 0;                 // checkpoints given by the auditor
   int kept_other_origin = 0;
+  int checkpoints_not_compared = 0;  // beyond the range (--to), or beyond a part of the file that cannot be read
 
   bool ok() const { return problems.empty(); }
 };

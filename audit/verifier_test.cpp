@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "audit/checkpoint.h"
 #include "audit/entry.h"
@@ -263,7 +265,7 @@ TEST_F(VerifierTest, KeptCheckpointOfAnotherLogIsIgnored) {
   EXPECT_EQ(r.kept_other_origin, 1);
 }
 
-TEST_F(VerifierTest, RangeVerificationChecksTheChainOnly) {
+TEST_F(VerifierTest, RangeVerificationChecksRowsInTheRangeAndTheCheckpointsThatCoverThem) {
   std::string e = Entry(12);
   e.replace(e.find("password-12"), 11, "password-99");
   SetEntry(12, e);
@@ -274,10 +276,117 @@ TEST_F(VerifierTest, RangeVerificationChecksTheChainOnly) {
   auto r = VerifyLog(f_.db(), o);
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->entries_checked, 3);
-  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kModifiedEntry, 12)));
+  // Rows 14 and 15 are read as leaves so that checkpoint 15, the first to cover the range, is compared;
+  // checkpoint 20 is not.
+  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kModifiedEntry, 12), P(ProblemKind::kCheckpointMismatch, 15)));
+  EXPECT_EQ(r->checkpoints_valid, 2);
+  EXPECT_EQ(r->checkpoints_not_compared, 1);
+  // Entry 12 is before this range, but every checkpoint from 15 on commits to it.
   o.from = 13;
   o.to = 20;
-  EXPECT_THAT(VerifyLog(f_.db(), o)->problems, IsEmpty());
+  r = VerifyLog(f_.db(), o);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->entries_checked, 8);
+  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kCheckpointMismatch, 15), P(ProblemKind::kCheckpointMismatch, 20)));
+}
+
+TEST_F(VerifierTest, RangeEndingBeforeARewriteWithARecomputedChainStillSeesIt) {
+  // Entry 12 changed and every later chain value recomputed: the chain holds, only checkpoints tell.
+  std::string e = Entry(12);
+  e.replace(e.find("password-12"), 11, "password-99");
+  SetEntry(12, e);
+  {
+    SQLite::Database db(f_.db(), SQLite::OPEN_READWRITE);
+    SQLite::Statement q(db, "SELECT chain FROM entries WHERE seq = 11");
+    ASSERT_TRUE(q.executeStep());
+    Digest chain{};
+    std::memcpy(chain.data(), q.getColumn(0).getBlob(), chain.size());
+    q.reset();
+    for (int seq = 12; seq <= 20; ++seq) {
+      chain = ChainNext(chain, EntryHash(Entry(seq)));
+      SQLite::Statement u(db, "UPDATE entries SET chain = ? WHERE seq = ?");
+      u.bind(1, chain.data(), static_cast<int>(chain.size()));
+      u.bind(2, seq);
+      u.exec();
+    }
+  }
+  VerifyOptions o;
+  o.trusted_keys = {f_.verifier()};
+  o.to = 12;
+  auto r = VerifyLog(f_.db(), o);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kCheckpointMismatch, 15)));
+  o.from = 11;
+  r = VerifyLog(f_.db(), o);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kCheckpointMismatch, 15)));
+}
+
+TEST_F(VerifierTest, RangeStillReportsACheckpointBeyondTheEndOfTheLog) {
+  const auto kept = Exported();
+  Sql(f_.db(), "DELETE FROM entries WHERE seq > 17; DELETE FROM checkpoints WHERE size > 17;");
+  VerifyOptions o;
+  o.trusted_keys = {f_.verifier()};
+  o.kept_checkpoints = kept;
+  for (const auto& [from, to] : {std::pair<std::int64_t, std::int64_t>{1, 4}, {2, INT64_MAX}, {16, 17}}) {
+    o.from = from;
+    o.to = to;
+    auto r = VerifyLog(f_.db(), o);
+    ASSERT_THAT(r, IsOk());
+    EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kTruncatedOrRolledBack, 20))) << from << ".." << to;
+  }
+}
+
+TEST_F(VerifierTest, RangeAfterAMissingRowReportsThatRowOnly) {
+  Sql(f_.db(), "DELETE FROM entries WHERE seq = 10");
+  VerifyOptions o;
+  o.trusted_keys = {f_.verifier()};
+  o.from = 11;
+  o.to = 12;
+  auto r = VerifyLog(f_.db(), o);
+  ASSERT_THAT(r, IsOk());
+  // The tree misses a leaf from 10 on: checkpoint 10 (read before the range) and the first one
+  // covering the range (15, reached at seq 16) do not match.
+  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kMissingEntries, 10), P(ProblemKind::kCheckpointMismatch, 10),
+                                       P(ProblemKind::kCheckpointMismatch, 15)));
+  // Without checkpoints to compare, the chain's starting point is still the last row before the range.
+  Sql(f_.db(), "DELETE FROM checkpoints");
+  r = VerifyLog(f_.db(), o);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kMissingEntries, 10)));
+}
+
+TEST_F(VerifierTest, StoredCheckpointInAnotherSizesRowIsABadSignature) {
+  Sql(f_.db(), "UPDATE checkpoints SET size = 12 WHERE size = 10");
+  EXPECT_THAT(Verify().problems, ElementsAre(P(ProblemKind::kBadSignature, 12)));
+}
+
+TEST_F(VerifierTest, AFileUnreadableHalfwayKeepsWhatWasFoundAndReportsTheRest) {
+  Build(400);  // entries 21..420 (Record(1..400)): many pages
+  std::string e = Entry(3);
+  e.replace(e.find("password-3"), 10, "password-9");
+  SetEntry(3, e);
+  // Make the b-tree page holding entry 300 unreadable: its page-type byte becomes invalid.
+  std::string bytes = *ReadFile(f_.db(), 64 << 20);
+  const std::size_t page_size = 4096;
+  const std::size_t at = bytes.find("password-300\"");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at / page_size * page_size] = '\x7f';
+  {
+    std::ofstream out(f_.db(), std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    ASSERT_TRUE(out.good());
+  }
+  VerifyOptions o;
+  o.trusted_keys = {f_.verifier()};
+  auto r = VerifyLog(f_.db(), o);
+  ASSERT_THAT(r, IsOk());  // damage, not an unreadable file: reported, exit 1
+  ASSERT_GE(r->problems.size(), 2u);
+  EXPECT_THAT(r->problems[0], P(ProblemKind::kModifiedEntry, 3));
+  EXPECT_EQ(r->problems.back().kind, ProblemKind::kCorruptDatabase);
+  EXPECT_GT(r->problems.back().seq, 5);
+  EXPECT_LE(r->problems.back().seq, 320);  // "password-300" is entry 320
+  EXPECT_GT(r->checkpoints_not_compared, 0);
 }
 
 TEST_F(VerifierTest, UnreadableDatabases) {

@@ -143,6 +143,30 @@ TEST_F(AuditCliTest, VerifySeveralLogsInOneRun) {
   EXPECT_THAT(one_bad.out, HasSubstr("2 logs: 1 OK, 1 FAILED, 0 unreadable"));
 }
 
+TEST_F(AuditCliTest, AKeptCheckpointThatNamesNoLogGivenIsAProblem) {
+  // The origin in meta is not signed: changed, with the tail and the stored checkpoints removed, the
+  // auditor's kept checkpoints must not be skipped as "of another log".
+  Sql(f_.db(),
+      "DELETE FROM entries WHERE seq > 4; DELETE FROM checkpoints; "
+      "UPDATE meta SET value = 'keyward.test/renamed' WHERE key = 'origin'");
+  const auto r = Audit({"verify", f_.db(), "--key", pub_, "--checkpoint", f_.export_path()});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("PROBLEM a kept checkpoint of origin " + f_.origin() + " at size 6 matches none of the logs verified"));
+  const auto j = Audit({"verify", f_.db(), "--key", pub_, "--checkpoint", f_.export_path(), "--json"});
+  EXPECT_EQ(j.exit_code, 1);
+  const Json out = ParseOut(j);
+  EXPECT_FALSE(out.at("ok").get<bool>());
+  ASSERT_EQ(out.at("unmatched_kept_checkpoints").size(), 2u);  // sizes 3 and 6
+  EXPECT_EQ(out.at("unmatched_kept_checkpoints")[1].at("size").get<int>(), 6);
+}
+
+TEST_F(AuditCliTest, VerifyToSaysWhichCheckpointsItDidNotCompare) {
+  const auto r = Audit({"verify", f_.db(), "--key", pub_, "--to", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("checkpoints      1/2 valid"));
+  EXPECT_THAT(r.out, HasSubstr("not compared     1 checkpoint(s) after --to (verify without --to to compare them)"));
+}
+
 TEST_F(AuditCliTest, VerifyWithAnUntrustedKeyReportsBadSignatures) {
   ::keyward::testing::TempDir dir;
   ASSERT_EQ(Audit({"keygen", "--out", dir.path() + "/other", "--name", "keyward.test/log-1"}).exit_code, 0);

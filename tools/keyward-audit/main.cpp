@@ -2,10 +2,12 @@
 // no secrets — and shows, exports and proves their entries. Links keyward::audit only.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -151,7 +153,8 @@ Json ReportJson(const audit::VerifyReport& r) {
           {"first_time", r.first_time},
           {"last_time", r.last_time},
           {"checkpoints", {{"valid", r.checkpoints_valid}, {"total", r.checkpoints_total}}},
-          {"kept_checkpoints", {{"valid", r.kept_valid}, {"total", r.kept_total}, {"other_origin", r.kept_other_origin}}}};
+          {"kept_checkpoints", {{"valid", r.kept_valid}, {"total", r.kept_total}, {"other_origin", r.kept_other_origin}}},
+          {"checkpoints_not_compared", r.checkpoints_not_compared}};
 }
 
 void PrintReport(const audit::VerifyReport& r) {
@@ -172,6 +175,14 @@ void PrintReport(const audit::VerifyReport& r) {
   std::cout << "  kept checkpoints " << r.kept_valid << "/" << r.kept_total << " valid";
   if (r.kept_other_origin > 0) std::cout << " (" << r.kept_other_origin << " of other logs ignored)";
   std::cout << "\n";
+  if (r.checkpoints_not_compared > 0) {
+    const bool unreadable_tail = std::any_of(r.problems.begin(), r.problems.end(), [](const audit::Problem& p) {
+      return p.kind == audit::ProblemKind::kCorruptDatabase;
+    });
+    std::cout << "  not compared     " << r.checkpoints_not_compared << " checkpoint(s) "
+              << (unreadable_tail ? "beyond the part of the file that could be read\n"
+                                  : "after --to (verify without --to to compare them)\n");
+  }
   if (r.ok()) {
     std::cout << "  OK\n";
   } else {
@@ -184,8 +195,10 @@ int Verify(const std::vector<std::string>& args) {
   cl.visible.add_options()("key", po::value<std::vector<std::string>>()->required(),
                            "trusted verifier key file(s) (.pub); several for key rotation")(
       "checkpoint", po::value<std::vector<std::string>>(), "checkpoint(s) you kept: note files or export files")(
-      "from", po::value<std::int64_t>(), "first seq to verify (trees and checkpoints are checked only from 1)")(
-      "to", po::value<std::int64_t>(), "last seq to verify")("verbose,v", "print each log's summary even when OK");
+      "from", po::value<std::int64_t>(), "first seq to check row by row (the tree is still built from seq 1)")(
+      "to", po::value<std::int64_t>(),
+      "last seq to check row by row (rows after it are read up to the first checkpoint that covers it; later "
+      "checkpoints are not compared)")("verbose,v", "print each log's summary even when OK");
   cl.hidden.add_options()("db", po::value<std::vector<std::string>>()->required(), "audit database(s)");
   cl.positional.add("db", -1);
   int code = kExitOk;
@@ -218,6 +231,7 @@ int Verify(const std::vector<std::string>& args) {
   };
 
   Json logs = Json::array();
+  std::set<std::string> origins;
   int failed = 0, unreadable = 0;
   const auto dbs = cl.Get<std::vector<std::string>>("db");
   for (const std::string& db : dbs) {
@@ -231,6 +245,7 @@ int Verify(const std::vector<std::string>& args) {
       }
       continue;
     }
+    origins.insert(report->origin);
     failed += report->ok() ? 0 : 1;
     if (cl.json()) {
       logs.push_back(ReportJson(*report));
@@ -238,14 +253,29 @@ int Verify(const std::vector<std::string>& args) {
       PrintReport(*report);
     }
   }
+  // A kept checkpoint is evidence about some log: one that names none of the logs verified is a problem
+  // (the database's origin, which is not signed, was changed, or the wrong database was given), never
+  // something to skip quietly.
+  Json unmatched = Json::array();
+  for (const std::string& text : o.kept_checkpoints) {
+    auto note = audit::ParseNote(text);
+    auto cp = note.has_value() ? audit::ParseCheckpoint(note->text) : Result<audit::Checkpoint>(note.error());
+    if (!cp.has_value() || origins.contains(cp->origin)) continue;  // a malformed one is reported per log
+    unmatched.push_back({{"origin", cp->origin}, {"size", cp->size}});
+    if (!cl.json()) {
+      std::cout << "PROBLEM a kept checkpoint of origin " << Quote(cp->origin) << " at size " << cp->size
+                << " matches none of the logs verified: the wrong database was given, or its origin was changed\n";
+    }
+  }
+  const bool all_ok = failed == 0 && unreadable == 0 && unmatched.empty();
   if (cl.json()) {
-    PrintJson({{"ok", failed == 0 && unreadable == 0}, {"logs", std::move(logs)}});
+    PrintJson({{"ok", all_ok}, {"logs", std::move(logs)}, {"unmatched_kept_checkpoints", std::move(unmatched)}});
   } else if (dbs.size() > 1) {
     std::cout << dbs.size() << " logs: " << dbs.size() - static_cast<std::size_t>(failed + unreadable) << " OK, " << failed
               << " FAILED, " << unreadable << " unreadable\n";
   }
   if (unreadable > 0) return kExitUsage;
-  return failed == 0 ? kExitOk : kExitFailed;
+  return all_ok ? kExitOk : kExitFailed;
 }
 
 // --- show, export, checkpoint ----------------------------------------------------------------------
