@@ -364,4 +364,22 @@ std::optional<std::vector<std::string>> SchemaReader::StringArray(const Json& ob
   return out;
 }
 
+bool BoolMember(const Json& object, const char* key, bool fallback) {
+  if (!object.is_object()) return fallback;
+  const auto it = object.find(key);
+  return it != object.end() && it->is_boolean() ? it->get<bool>() : fallback;
+}
+
+std::int64_t IntMember(const Json& object, const char* key, std::int64_t fallback) {
+  if (!object.is_object()) return fallback;
+  const auto it = object.find(key);
+  return it != object.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+}
+
+std::string StringMember(const Json& object, const char* key, std::string fallback) {
+  if (!object.is_object()) return fallback;
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 }  // namespace keyward

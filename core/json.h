@@ -54,6 +54,13 @@ std::string DescribeJsonValue(const Json& value);
 // "a string", "an array", ... for messages such as "expected a string, got an array".
 std::string_view JsonTypeName(const Json& value);
 
+// Member `key` of an answer from another server when it is present with the expected type, else
+// `fallback`. Unlike Json::value they never throw (value() throws on a member of another type, or on
+// a document that is not an object), so an odd answer cannot escape a completion handler.
+bool BoolMember(const Json& object, const char* key, bool fallback);
+std::int64_t IntMember(const Json& object, const char* key, std::int64_t fallback);
+std::string StringMember(const Json& object, const char* key, std::string fallback);
+
 // Walks a parsed document and records every schema problem instead of stopping at the first.
 class SchemaReader {
  public:

@@ -23,10 +23,8 @@ Status DatabricksStatus(const Response& r, const std::string& ctx) {
   auto parsed = ParseJson(r.body.view());
   WipedJson body(parsed.has_value() ? std::move(*parsed) : Json());
   std::string code, message;
-  if (body.get().is_object()) {
-    code = body.get().value("error_code", std::string());
-    message = body.get().value("message", std::string());
-  }
+  code = StringMember(body.get(), "error_code", "");
+  message = StringMember(body.get(), "message", "");
   const std::string detail = code.empty() ? " (HTTP " + std::to_string(r.status) + ")"
                                           : " (" + Printable(code, 60) + (message.empty() ? "" : ": " + Printable(message, 200)) + ")";
   if (code == "RESOURCE_DOES_NOT_EXIST") return Status::NotFound(ctx + ": not found" + detail);
@@ -55,8 +53,8 @@ Status DatabricksStatus(const Response& r, const std::string& ctx) {
 
 std::string ErrorCode(const Response& r) {
   auto parsed = ParseJson(r.body.view());
-  if (!parsed.has_value() || !parsed->is_object()) return {};
-  return parsed->value("error_code", std::string());
+  if (!parsed.has_value()) return {};
+  return StringMember(*parsed, "error_code", "");
 }
 
 }  // namespace

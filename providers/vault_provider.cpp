@@ -345,7 +345,9 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
     WriteJsonString(auth_.secret_id.reveal(), &text);
     text += '}';
     auto self = shared_from_this();
-    Send(Method::kPost, "auth/" + auth_.approle_mount + "/login", "", std::move(text), d, true, false,
+    // Not idempotent: a login whose answer was lost may have minted a token and used up a use of the
+    // secret ID; the next operation logs in afresh instead.
+    Send(Method::kPost, "auth/" + auth_.approle_mount + "/login", "", std::move(text), d, false, false,
          [self](Result<Response> r) {
            if (!r) return self->AuthDone(r.error().WithContext("AppRole login"));
            if (r->status == 400 || r->status == 403) {
@@ -362,7 +364,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
              return self->AuthDone(Malformed("AppRole login", "no auth.client_token or auth.lease_duration"));
            }
            self->token_ = SecretValue(auth["client_token"].get_ref<const std::string&>());
-           self->SetLease(auth["lease_duration"].get<std::int64_t>(), auth.value("renewable", false));
+           self->SetLease(auth["lease_duration"].get<std::int64_t>(), BoolMember(auth, "renewable", false));
            self->AuthDone(Status());
          });
   }
@@ -378,7 +380,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
       if (!data.is_object() || !data.contains("ttl") || !data["ttl"].is_number_integer()) {
         return self->AuthDone(Malformed("token lookup", "no data.ttl"));
       }
-      self->SetLease(data["ttl"].get<std::int64_t>(), data.value("renewable", false));
+      self->SetLease(data["ttl"].get<std::int64_t>(), BoolMember(data, "renewable", false));
       self->AuthDone(Status());
     });
   }
@@ -391,7 +393,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
         WipedJson body(ParseOrNull(*r));
         const Json& auth = body.get().is_object() ? body.get().value("auth", Json()) : Json();
         if (auth.is_object() && auth.contains("lease_duration") && auth["lease_duration"].is_number_integer()) {
-          self->SetLease(auth["lease_duration"].get<std::int64_t>(), auth.value("renewable", false));
+          self->SetLease(auth["lease_duration"].get<std::int64_t>(), BoolMember(auth, "renewable", false));
           return self->AuthDone(Status());
         }
       }
@@ -469,8 +471,8 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
              return k(Status::InvalidArgument(ctx + ": '" + Printable(m.path) + "' is a " + Printable(type) +
                                               " mount, not a KV secrets engine"));
            }
-           const Json options = data.value("options", Json());
-           m.version = options.is_object() && options.value("version", Json()) == Json("2") ? 2 : 1;
+           const auto options = data.find("options");
+           m.version = options != data.end() && StringMember(*options, "version", "") == "2" ? 2 : 1;
            if (self->stopped_) return k(self->ShuttingDown());
            m.fetched = self->clock_();
            self->mounts_[m.path] = m;
@@ -503,9 +505,9 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
              if (version == 2 && data != nullptr && data->is_object() && data->contains("metadata") &&
                  (*data)["metadata"].is_object()) {
                const Json& meta = (*data)["metadata"];
-               out.version = meta.value("version", std::int64_t{0});
-               out.deletion_time = meta.value("deletion_time", std::string());
-               out.destroyed = meta.value("destroyed", false);
+               out.version = IntMember(meta, "version", 0);
+               out.deletion_time = StringMember(meta, "deletion_time", "");
+               out.destroyed = BoolMember(meta, "destroyed", false);
              }
              return k(std::move(out));
            }

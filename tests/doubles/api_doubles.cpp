@@ -16,6 +16,26 @@ using Json = nlohmann::json;
 
 DoubleResponse JsonResponse(unsigned status, const Json& body) { return DoubleResponse{status, {}, body.dump()}; }
 
+// An answer with a member of an unexpected type or value (tests of a server that answers oddly): the
+// next response to a request for `path` whose JSON body has `pointer` gets `value` there.
+struct Rewrite {
+  std::string path;
+  Json::json_pointer pointer;
+  Json value;
+};
+
+void ApplyRewrite(std::vector<Rewrite>& rewrites, const std::string& path, DoubleResponse& res) {
+  for (auto it = rewrites.begin(); it != rewrites.end(); ++it) {
+    if (it->path != path) continue;
+    Json body = Json::parse(res.body, nullptr, false);
+    if (body.is_discarded() || !body.contains(it->pointer)) continue;
+    body[it->pointer] = it->value;
+    res.body = body.dump();
+    rewrites.erase(it);
+    return;
+  }
+}
+
 // Every path below a directory `prefix` ("" or "a/b/"): "name" for a path directly in it, "name/" for
 // deeper ones. Sorted, unique.
 template <typename Map>
@@ -153,7 +173,16 @@ struct VaultDouble::State {
     s.versions.push_back(Version{std::move(map), Timestamp(++counter), "", false});
   }
 
+  std::vector<Rewrite> rewrites;
+
   DoubleResponse Handle(const DoubleRequest& r) {
+    DoubleResponse res = Dispatch(r);
+    std::lock_guard lock(mu);
+    ApplyRewrite(rewrites, r.path, res);
+    return res;
+  }
+
+  DoubleResponse Dispatch(const DoubleRequest& r) {
     std::lock_guard lock(mu);
     if (record) requests.push_back(r);
     changed.notify_all();
@@ -492,6 +521,11 @@ void VaultDouble::MalformNext(int count) {
   state_->malformed = count;
 }
 
+void VaultDouble::RewriteNext(const std::string& api_path, const std::string& json_pointer, Json value) {
+  std::lock_guard lock(state_->mu);
+  state_->rewrites.push_back(Rewrite{"/v1/" + api_path, Json::json_pointer(json_pointer), std::move(value)});
+}
+
 void VaultDouble::ConcurrentWriterBeforeNextWrites(int count) {
   std::lock_guard lock(state_->mu);
   state_->concurrent_writes = count;
@@ -628,7 +662,16 @@ struct DatabricksDouble::State {
     return Error(404, "RESOURCE_DOES_NOT_EXIST", "Scope " + scope + " does not exist!");
   }
 
+  std::vector<Rewrite> rewrites;
+
   DoubleResponse Handle(const DoubleRequest& r) {
+    DoubleResponse res = Dispatch(r);
+    std::lock_guard lock(mu);
+    ApplyRewrite(rewrites, r.path, res);
+    return res;
+  }
+
+  DoubleResponse Dispatch(const DoubleRequest& r) {
     std::lock_guard lock(mu);
     requests.push_back(r);
     if (rate_limited > 0) {
@@ -790,6 +833,11 @@ void DatabricksDouble::FailNext(int count, unsigned status, const std::string& e
 void DatabricksDouble::MalformNext(int count) {
   std::lock_guard lock(state_->mu);
   state_->malformed = count;
+}
+
+void DatabricksDouble::RewriteNext(const std::string& path, const std::string& json_pointer, Json value) {
+  std::lock_guard lock(state_->mu);
+  state_->rewrites.push_back(Rewrite{path, Json::json_pointer(json_pointer), std::move(value)});
 }
 
 bool DatabricksDouble::HasScope(const std::string& scope) const {

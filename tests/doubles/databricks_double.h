@@ -11,12 +11,15 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/doubles/http_double.h"
 
 namespace keyward::doubles {
 
 class DatabricksDouble {
  public:
+  using Json = nlohmann::json;
   explicit DatabricksDouble(DoubleOptions options = {});
   ~DatabricksDouble();
 
@@ -35,6 +38,9 @@ class DatabricksDouble {
 
   // The next `count` requests get 200 with a body that is not JSON.
   void MalformNext(int count);
+  // The next answer to a request for `path` (e.g. "/api/2.0/secrets/get") whose JSON body has
+  // `json_pointer` gets `value` there: an answer with a member of an unexpected type.
+  void RewriteNext(const std::string& path, const std::string& json_pointer, Json value);
 
   // --- observation ---
   bool HasScope(const std::string& scope) const;

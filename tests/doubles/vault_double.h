@@ -59,6 +59,9 @@ class VaultDouble {
   void FailNext(int count, unsigned status, const std::vector<std::string>& errors);
   // The next `count` requests (health excepted) get 200 with a body that is not JSON.
   void MalformNext(int count);
+  // The next answer to a request for `api_path` (after /v1/, e.g. "auth/token/lookup-self") whose JSON
+  // body has `json_pointer` gets `value` there: an answer with a member of an unexpected type.
+  void RewriteNext(const std::string& api_path, const std::string& json_pointer, Json value);
   // Before each of the next `count` KV v2 writes, another client writes the secret first (a new
   // version with an extra key "concurrent"), so that the write's check-and-set fails.
   void ConcurrentWriterBeforeNextWrites(int count);

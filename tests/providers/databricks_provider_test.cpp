@@ -93,6 +93,16 @@ TEST_F(DatabricksTest, ScopeNamesAreCaseInsensitive) {
   EXPECT_EQ(v->reveal(), "k-123");
 }
 
+TEST_F(DatabricksTest, AnErrorCodeOfAnUnexpectedTypeDoesNotStallTheOperation) {
+  auto p = Make();
+  dbx_.RewriteNext("/api/2.0/secrets/get", "/error_code", 404);  // a number, not a string
+  // Without a usable error_code the HTTP status decides.
+  EXPECT_THAT(GetAndWait(*p, "etl", "no-such-key"), StatusIs(StatusCode::kNotFound));
+  dbx_.FailNext(1, 403, "PERMISSION_DENIED", "denied");
+  dbx_.RewriteNext("/api/2.0/secrets/get", "/message", Json::array({"not", "a", "string"}));
+  EXPECT_THAT(GetAndWait(*p, "etl", "db-password"), StatusIs(StatusCode::kPermissionDenied));
+}
+
 TEST_F(DatabricksTest, MissingKeyOrScopeIsNotFound) {
   auto p = Make();
   EXPECT_THAT(GetAndWait(*p, "etl", "nope"), StatusIs(StatusCode::kNotFound, HasSubstr("RESOURCE_DOES_NOT_EXIST")));

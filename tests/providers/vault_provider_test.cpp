@@ -149,6 +149,24 @@ TEST_F(VaultTest, SoftDeletedVersionIsNotFound) {
               StatusIs(StatusCode::kNotFound, HasSubstr("version 1 was deleted at")));
 }
 
+// A member of an unexpected type must not escape the completion handler as an exception: the
+// operation would never complete, and in the token's lookup every later operation would queue behind it.
+TEST_F(VaultTest, MembersOfUnexpectedTypesDoNotStallTheProvider) {
+  auto p = Make();
+  vault_.RewriteNext("auth/token/lookup-self", "/data/renewable", "true");  // a string, not a boolean
+  auto v2 = GetAndWait(*p, "secret/app/db", "user");
+  ASSERT_THAT(v2, IsOk());
+  EXPECT_EQ(v2->reveal(), "app");
+  auto v1 = GetAndWait(*p, "kv/app/db", "user");
+  ASSERT_THAT(v1, IsOk());
+  EXPECT_EQ(v1->reveal(), "legacy");
+  vault_.SoftDeleteLatest("secret", "app/db");
+  vault_.RewriteNext("secret/data/app/db", "/data/metadata/deletion_time", nullptr);
+  EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), StatusIs(StatusCode::kNotFound));
+  vault_.RewriteNext("secret/data/app/db", "/data/metadata/version", "1");
+  EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), StatusIs(StatusCode::kNotFound));
+}
+
 TEST_F(VaultTest, NamespaceIsSentWithEveryRequest) {
   vault_.Put("secret", "only-in-team-a", Json{{"k", "team-value"}}, "team-a");
   VaultOptions o = Options(TokenAuth(token_));
@@ -251,6 +269,18 @@ TEST_F(VaultTest, ConnectionDroppedMidBodyOnceIsRetried) {
   auto v = GetAndWait(*p, "secret/app/db", "password");
   ASSERT_THAT(v, IsOk());
   EXPECT_EQ(v->reveal(), "pw-v2");
+}
+
+TEST_F(VaultTest, AnAppRoleLoginWhoseAnswerWasLostIsNotResent) {
+  // Vault may have processed it: a second login would mint a second token, and with a secret ID of
+  // limited uses it would fail and burn a use. docs/providers.md: not retried.
+  vault_.AddAppRole("role-1", "secret-1", 1200);
+  auto p = Make(Options(AppRole("role-1", "secret-1")));
+  vault_.server().SetFault(Fault::kDropMidBody, 1);
+  EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), StatusIs(StatusCode::kUnavailable));
+  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/approle/login"), 1);
+  EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());  // the next operation logs in afresh
+  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/approle/login"), 2);
 }
 
 TEST_F(VaultTest, StalledVaultIsDeadlineExceededInTime) {
