@@ -56,6 +56,13 @@ Json ParseOrNull(const Response& r) {
   return j.has_value() ? std::move(*j) : Json();
 }
 
+// A 403 that names an invalid (revoked, expired) token rather than a policy denial.
+bool NamesInvalidToken(const Response& r) {
+  if (r.status != 403) return false;
+  WipedJson body(ParseOrNull(r));
+  return Contains(VaultErrors(body.get()), "invalid token");
+}
+
 // Vault's answer `r` (not 2xx) as a Status.
 Status VaultStatus(const Response& r, const std::string& ctx) {
   WipedJson body(ParseOrNull(r));
@@ -290,6 +297,14 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
     r.idempotent = idempotent;
     // sys/health answers 429 and 503 for standby and sealed: states, not reasons to retry.
     r.retry_on_status = path != "sys/health";
+    if (with_token) {
+      // A token Vault calls invalid (revoked, or expired early) is not kept until its renewal is due:
+      // the next operation logs in again, or reads the token file again, or looks the token up.
+      done = [weak = weak_from_this(), done = std::move(done)](Result<Response> res) {
+        if (auto self = weak.lock(); self && res && NamesInvalidToken(*res)) self->known_ = false;
+        done(std::move(res));
+      };
+    }
     client_->Send(std::move(r), d, std::move(done));
   }
 
@@ -306,6 +321,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
     auth_waiters_.push_back(std::move(k));
     if (auth_waiters_.size() > 1) return;  // a refresh is already under way
     const bool approle = auth_.method == VaultAuthOptions::Method::kAppRole;
+    if (!known_ && !approle) ReloadTokenFile();  // an agent may have written a new one meanwhile
     if (!known_) return approle ? Login(d) : Lookup(d);
     if (renewable_) return Renew(d);
     Fallback(d);
@@ -386,33 +402,44 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
   }
 
   void Renew(Deadline d) {
-    SecureString increment = ToJson(Json{{"increment", std::to_string(ttl_s_) + "s"}});
+    const std::int64_t requested = ttl_s_;
+    SecureString increment = ToJson(Json{{"increment", std::to_string(requested) + "s"}});
     auto self = shared_from_this();
-    Send(Method::kPost, "auth/token/renew-self", "", std::move(increment), d, true, true, [self, d](Result<Response> r) {
+    Send(Method::kPost, "auth/token/renew-self", "", std::move(increment), d, true, true,
+         [self, d, requested](Result<Response> r) {
       if (r && r->status == 200) {
         WipedJson body(ParseOrNull(*r));
         const Json& auth = body.get().is_object() ? body.get().value("auth", Json()) : Json();
         if (auth.is_object() && auth.contains("lease_duration") && auth["lease_duration"].is_number_integer()) {
-          self->SetLease(auth["lease_duration"].get<std::int64_t>(), BoolMember(auth, "renewable", false));
-          return self->AuthDone(Status());
+          const std::int64_t granted = auth["lease_duration"].get<std::int64_t>();
+          // A grant of 0 is a token at the end of its maximum TTL, not one that never expires; a grant
+          // shorter than asked for is capped by that maximum, and renewing again would only shrink it:
+          // from then on the fallback (a new login, the token file) takes over.
+          if (granted > 0) {
+            self->SetLease(granted, BoolMember(auth, "renewable", false) && granted >= requested);
+            return self->AuthDone(Status());
+          }
         }
       }
       self->Fallback(d);
     });
   }
 
+  // A token read from a file: reads the file again; true (and the token unknown) when it changed.
+  bool ReloadTokenFile() {
+    if (!auth_.token_source || auth_.token_source->kind != CredentialSource::Kind::kFile) return false;
+    auto fresh = auth_.token_source->Load();
+    if (!fresh.has_value() || fresh->reveal() == token_.reveal()) return false;
+    token_ = std::move(*fresh);
+    known_ = false;
+    return true;
+  }
+
   // Renewal failed or is impossible.
   void Fallback(Deadline d) {
     if (stopped_) return AuthDone(ShuttingDown());
     if (auth_.method == VaultAuthOptions::Method::kAppRole) return Login(d);
-    if (auth_.token_source && auth_.token_source->kind == CredentialSource::Kind::kFile) {
-      auto fresh = auth_.token_source->Load();
-      if (fresh.has_value() && fresh->reveal() != token_.reveal()) {
-        token_ = std::move(*fresh);
-        known_ = false;
-        return Lookup(d);
-      }
-    }
+    if (ReloadTokenFile()) return Lookup(d);
     const auto now = clock_();
     if (ttl_s_ > 0 && now >= expires_at_) {
       known_ = false;
@@ -451,7 +478,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
     Send(Method::kGet, "sys/internal/ui/mounts/" + scope, "", {}, d, std::nullopt, true,
          [self, with_slash, ctx, k](Result<Response> r) {
            if (!r) return k(TransportError(ctx, r.error()));
-           if (r->status == 403) {
+           if (r->status == 403 && !NamesInvalidToken(*r)) {
              return k(Status::PermissionDenied(ctx + ": no mount for this path is visible to keyward's token"));
            }
            if (r->status != 200) return k(VaultStatus(*r, ctx));

@@ -593,6 +593,53 @@ TEST_F(VaultTest, AppRoleLogsInAgainWhenRenewalFails) {
   EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/approle/login"), 2);
 }
 
+TEST_F(VaultTest, ARenewalThatGrantsNothingIsNotANeverExpiringToken) {
+  // At the end of its maximum TTL Vault renews for 0 s: a login must follow, not a token taken as
+  // never expiring (whose renewal timer would stop for good).
+  vault_.AddAppRole("role-1", "secret-1", 1200);
+  auto p = Make(Options(AppRole("role-1", "secret-1")));
+  ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
+  vault_.RewriteNext("auth/token/renew-self", "/auth/lease_duration", 0);
+  Advance(810);
+  ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
+  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/token/renew-self"), 1);
+  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/approle/login"), 2);
+}
+
+TEST_F(VaultTest, ARenewalCappedByTheMaximumTtlIsTheLastOne) {
+  vault_.AddAppRole("role-1", "secret-1", 1200);
+  auto p = Make(Options(AppRole("role-1", "secret-1")));
+  ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
+  vault_.RewriteNext("auth/token/renew-self", "/auth/lease_duration", 100);  // asked for 1200
+  Advance(810);
+  ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
+  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/token/renew-self"), 1);
+  Advance(70);  // past two thirds of the 100 s granted: log in again rather than renew to ever less
+  ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
+  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/token/renew-self"), 1);
+  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/approle/login"), 2);
+}
+
+TEST_F(VaultTest, ARevokedTokenFromAFileIsReplacedByTheNextOneWrittenThere) {
+  TempDir dir;
+  const std::string path = dir.Write("token", token_ + "\n");
+  VaultAuthOptions auth = TokenAuth(token_);
+  auth.token_source = CredentialSource{CredentialSource::Kind::kFile, path};
+  auto p = Make(Options(std::move(auth)));
+  WarmUp(*p);
+  vault_.RevokeToken(token_);
+  EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), StatusIs(StatusCode::kUnauthenticated));
+  // A mount not looked up yet: its lookup's 403 names the invalid token, it is not a denial.
+  EXPECT_THAT(GetAndWait(*p, "empty/x", "user"), StatusIs(StatusCode::kUnauthenticated));
+  // The agent writes a new token after keyward found the old one dead, long before any renewal.
+  const std::string rotated = vault_.CreateToken(3600);
+  std::ofstream(path) << rotated << "\n";
+  auto v = GetAndWait(*p, "secret/app/db", "user");
+  ASSERT_THAT(v, IsOk());
+  EXPECT_EQ(v->reveal(), "app");
+  EXPECT_EQ(vault_.Requests().back().Header("x-vault-token"), rotated);
+}
+
 TEST_F(VaultTest, AppRoleWithAWrongSecretIdIsUnauthenticated) {
   vault_.AddAppRole("role-1", "secret-1", 1200);
   auto p = Make(Options(AppRole("role-1", "wrong")));
