@@ -139,10 +139,14 @@ class DatabricksCore final : public RemoteCore, public std::enable_shared_from_t
     body += R"(,"key":)";
     WriteJsonString(key, &body);
     body += '}';
-    // Deleting twice deletes once: safe to retry.
+    // Deleting twice deletes once: safe to retry. A resent delete that finds nothing there is taken as
+    // done: an earlier attempt whose answer was lost may have deleted it (the key is absent either way).
     Send(Method::kPost, "delete", std::move(body), d, true, [ctx, done](Result<Response> r) {
       if (!r) return done(TransportError(ctx, r.error()));
-      if (!IsSuccess(r->status)) return done(DatabricksStatus(*r, ctx));
+      if (!IsSuccess(r->status)) {
+        if (r->attempts > 1 && ErrorCode(*r) == "RESOURCE_DOES_NOT_EXIST") return done(Status());
+        return done(DatabricksStatus(*r, ctx));
+      }
       done(Status());
     });
   }

@@ -283,6 +283,14 @@ TEST_F(DatabricksTest, RemoveDeletesAndMissingIsNotFound) {
   EXPECT_THAT(RemoveAndWait(*p, "no-scope", "k"), StatusIs(StatusCode::kNotFound));
 }
 
+TEST_F(DatabricksTest, ARemoveResentAfterALostAnswerFindsItDoneAndSucceeds) {
+  auto p = Make();
+  dbx_.server().SetFault(Fault::kDropMidBody, 1);  // the first delete is carried out, its answer lost
+  EXPECT_THAT(RemoveAndWait(*p, "etl", "api-key"), IsOk());
+  EXPECT_EQ(dbx_.CountRequests("POST", "/api/2.0/secrets/delete"), 2);
+  EXPECT_EQ(dbx_.Secret("etl", "api-key"), std::nullopt);
+}
+
 // --- health and concurrency --------------------------------------------------------------------------
 
 TEST_F(DatabricksTest, HealthListsScopes) {
