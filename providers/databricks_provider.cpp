@@ -18,13 +18,26 @@ namespace {
 
 constexpr std::string_view kApi = "/api/2.0/secrets/";
 
+// Whether the server's message may be quoted in a Status. Not for the answer to a put: a server may
+// echo the value, cut or escaped in ways no redaction can be sure to catch, so the message is left out
+// (and an error code that is not a plain upper-case token too).
+enum class ServerText { kQuote, kOmit };
+
+bool IsPlainCode(std::string_view code) {
+  return std::all_of(code.begin(), code.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
 // Databricks' answer `r` (not 2xx) as a Status, by error_code first and HTTP status second.
-Status DatabricksStatus(const Response& r, const std::string& ctx) {
+Status DatabricksStatus(const Response& r, const std::string& ctx, ServerText text = ServerText::kQuote) {
   auto parsed = ParseJson(r.body.view());
   WipedJson body(parsed.has_value() ? std::move(*parsed) : Json());
   std::string code, message;
   code = StringMember(body.get(), "error_code", "");
   message = StringMember(body.get(), "message", "");
+  if (text == ServerText::kOmit) {
+    if (!IsPlainCode(code)) code.clear();
+    if (!message.empty()) message = "the message is left out: the request carried a secret value";
+  }
   const std::string detail = code.empty() ? " (HTTP " + std::to_string(r.status) + ")"
                                           : " (" + Printable(code, 60) + (message.empty() ? "" : ": " + Printable(message, 200)) + ")";
   if (code == "RESOURCE_DOES_NOT_EXIST") return Status::NotFound(ctx + ": not found" + detail);
@@ -202,7 +215,7 @@ class DatabricksCore final : public RemoteCore, public std::enable_shared_from_t
            if (may_create_scope && r->status == 404 && ErrorCode(*r) == "RESOURCE_DOES_NOT_EXIST") {
              return self->CreateScopeThenPut(scope, key, value, d, ctx, done);
            }
-           done(DatabricksStatus(*r, ctx));
+           done(DatabricksStatus(*r, ctx, ServerText::kOmit));
          });
   }
 

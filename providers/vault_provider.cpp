@@ -63,11 +63,18 @@ bool NamesInvalidToken(const Response& r) {
   return Contains(VaultErrors(body.get()), "invalid token");
 }
 
+// Whether the server's own error text may be quoted in a Status. Not for the answer to a request that
+// carried secret values: a server may echo them, cut or escaped in ways no redaction can be sure to
+// catch, so that text is left out altogether.
+enum class ServerText { kQuote, kOmit };
+
 // Vault's answer `r` (not 2xx) as a Status.
-Status VaultStatus(const Response& r, const std::string& ctx) {
+Status VaultStatus(const Response& r, const std::string& ctx, ServerText text = ServerText::kQuote) {
   WipedJson body(ParseOrNull(r));
   const std::vector<std::string> errors = VaultErrors(body.get());
-  const std::string detail = errors.empty() ? "" : ": " + Joined(errors);
+  const std::string detail = errors.empty()                    ? ""
+                             : text == ServerText::kOmit ? " (Vault's error text is left out: the request carried secret values)"
+                                                               : ": " + Joined(errors);
   switch (r.status) {
     case 400: return Status::InvalidArgument(ctx + ": Vault rejected the request" + detail);
     case 401: return Status::Unauthenticated(ctx + ": Vault rejected keyward's credentials" + detail);
@@ -601,7 +608,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
            if (IsSuccess(r->status)) return k(Status(), false);
            WipedJson body(ParseOrNull(*r));
            if (r->status == 400 && Contains(VaultErrors(body.get()), "check-and-set")) return k(Status(), true);
-           k(VaultStatus(*r, ctx), false);
+           k(VaultStatus(*r, ctx, ServerText::kOmit), false);  // the payload held the whole map
          });
   }
 

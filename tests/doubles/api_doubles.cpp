@@ -111,6 +111,7 @@ struct VaultDouble::State {
   unsigned fail_status = 500;
   std::vector<std::string> fail_errors;
   int concurrent_writes = 0;
+  int fail_writes = 0;
   int malformed = 0;
   int counter = 0;
   bool record = true;
@@ -217,6 +218,10 @@ struct VaultDouble::State {
     }
     for (const std::string& prefix : denied) {
       if (path.compare(0, prefix.size(), prefix) == 0) return Denied();
+    }
+    if (fail_writes > 0 && method == "POST" && path.compare(0, 5, "auth/") != 0 && path.compare(0, 4, "sys/") != 0) {
+      --fail_writes;
+      return Errors(fail_status, fail_errors);
     }
     if (path == "auth/token/lookup-self" && method == "GET") {
       const Token& t = tok->second;
@@ -518,6 +523,13 @@ void VaultDouble::RecordRequests(bool record) {
 void VaultDouble::MalformNext(int count) {
   std::lock_guard lock(state_->mu);
   state_->malformed = count;
+}
+
+void VaultDouble::FailNextWrites(int count, unsigned status, const std::vector<std::string>& errors) {
+  std::lock_guard lock(state_->mu);
+  state_->fail_writes = count;
+  state_->fail_status = status;
+  state_->fail_errors = errors;
 }
 
 void VaultDouble::RewriteNext(const std::string& api_path, const std::string& json_pointer, Json value) {

@@ -57,6 +57,8 @@ class VaultDouble {
   void RateLimitNext(int count, int retry_after_seconds);
   // The next `count` requests (health excepted) get `status` with {"errors": errors}.
   void FailNext(int count, unsigned status, const std::vector<std::string>& errors);
+  // The next `count` KV writes (POST outside auth/ and sys/) get `status` with {"errors": errors}.
+  void FailNextWrites(int count, unsigned status, const std::vector<std::string>& errors);
   // The next `count` requests (health excepted) get 200 with a body that is not JSON.
   void MalformNext(int count);
   // The next answer to a request for `api_path` (after /v1/, e.g. "auth/token/lookup-self") whose JSON

@@ -35,6 +35,8 @@ constexpr const char* kValue = "kw-SECRET-value-7f3a9c1e";
 constexpr const char* kNewValue = "kw-SECRET-newvalue-b28d4410";
 const std::string kBinaryValue = std::string("kw-BIN-\xff\xfe-5c1a", 13);
 constexpr const char* kDatabricksToken = "dapi-kw-TOKEN-91c0ffee";
+const std::string kLongValue = "kw-SECRET-long-" + std::string(300, 'L') + "-end";
+constexpr const char* kQuotedValue = "kw-SECRET\"quoted\\value";
 
 class NoLeakTest : public ::testing::Test {
  protected:
@@ -53,8 +55,8 @@ class NoLeakTest : public ::testing::Test {
   // Every string that must never appear.
   std::vector<std::string> Forbidden() const {
     std::vector<std::string> out;
-    for (const std::string& v : {std::string(kValue), std::string(kNewValue), kBinaryValue, vault_token_,
-                                std::string(kDatabricksToken)}) {
+    for (const std::string& v : {std::string(kValue), std::string(kNewValue), kBinaryValue, kLongValue,
+                                std::string(kQuotedValue), vault_token_, std::string(kDatabricksToken)}) {
       out.push_back(v);
       out.push_back(std::string(Base64Encode(v).view()));
       out.push_back(Printable(v, 200));
@@ -126,6 +128,14 @@ TEST_F(NoLeakTest, VaultAdapterNeverWritesAValueOrToken) {
   Record(PutAndWait(*p, "secret/app", "password", kNewValue));
   vault_.FailNext(1, 500, {std::string("storage failed for ") + kNewValue});
   Record(PutAndWait(*p, "kv/app", "password", kNewValue));
+  // ... a write refused with the whole map it was sent in its error: the other values (kValue), a
+  // value longer than any quote of it, and one that the echo JSON-escapes.
+  vault_.FailNextWrites(1, 400, {"invalid map " + nlohmann::json{{"password", kValue}, {"new", kLongValue}}.dump()});
+  Record(PutAndWait(*p, "secret/app", "new", kLongValue));
+  vault_.FailNextWrites(1, 400, {"invalid map " + nlohmann::json{{"q", kQuotedValue}}.dump()});
+  Record(PutAndWait(*p, "secret/app", "q", kQuotedValue));
+  vault_.FailNextWrites(1, 500, {"storage failed for " + nlohmann::json{{"password", kValue}}.dump()});
+  Record(RemoveAndWait(*p, "secret/app", "user"));
   vault_.ConcurrentWriterBeforeNextWrites(2);
   Record(PutAndWait(*p, "secret/app", "password", kNewValue));
   Record(PutAndWait(*p, "secret/app", "bin", kBinaryValue));
@@ -164,6 +174,11 @@ TEST_F(NoLeakTest, DatabricksAdapterNeverWritesAValueOrToken) {
   dbx_.FailNext(1, 400, "INVALID_PARAMETER_VALUE", "bytes " + Printable(kBinaryValue, 200));
   Record(PutAndWait(*p, "etl", "binary", kBinaryValue));
   Record(PutAndWait(*p, "etl", "huge", std::string(kMaxDatabricksValueBytes + 1, 'k')));
+  // Echoes that a search for the whole value cannot find: cut short, and JSON-escaped.
+  dbx_.FailNext(1, 400, "INVALID_PARAMETER_VALUE", std::string("value ") + kLongValue + " is not allowed");
+  Record(PutAndWait(*p, "etl", "long", kLongValue));
+  dbx_.FailNext(1, 400, "INVALID_PARAMETER_VALUE", "body " + nlohmann::json{{"string_value", kQuotedValue}}.dump());
+  Record(PutAndWait(*p, "etl", "q", kQuotedValue));
   dbx_.RateLimitNext(10, 0);
   Record(PutAndWait(*p, "etl", "password", kNewValue));
   dbx_.DenyScope("etl");
