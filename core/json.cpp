@@ -27,6 +27,7 @@ class StrictDomBuilder {
   bool key(std::string& k) {
     Frame& f = frames_.back();
     if (!f.Insert(k)) {
+      if (!limits_.name_keys) return Fail("a duplicate key");
       return Fail("duplicate key '" + k + "' in the object at " + Pointer(frames_.size() - 1));
     }
     f.key = k;
@@ -39,6 +40,11 @@ class StrictDomBuilder {
     // value in a request body, so keep only the description of what went wrong.
     std::string what = ex.what();
     if (auto p = what.find("; last read"); p != std::string::npos) what.erase(p);
+    // Other messages quote a token too ("number overflow parsing '1e99999'"): nothing from a quote on.
+    if (auto p = what.find('\''); p != std::string::npos) {
+      what.erase(p);
+      while (!what.empty() && (what.back() == ' ' || what.back() == ':')) what.pop_back();
+    }
     if (auto p = what.find(": syntax error"); p != std::string::npos) what.erase(0, p + 2);
     if (what.rfind("[json.exception", 0) == 0) {
       if (auto p = what.find("] "); p != std::string::npos) what.erase(0, p + 2);
@@ -120,7 +126,8 @@ class StrictDomBuilder {
 
   bool Open(Json&& container, bool is_array) {
     if (frames_.size() >= limits_.max_depth) {
-      return Fail("nesting deeper than " + std::to_string(limits_.max_depth) + " levels at " + CurrentPointer());
+      return Fail("nesting deeper than " + std::to_string(limits_.max_depth) + " levels" +
+                  (limits_.name_keys ? " at " + CurrentPointer() : std::string()));
     }
     Json* p = Place(std::move(container));
     Frame f;
@@ -167,7 +174,7 @@ Result<Json> ParseJson(std::string_view text, const JsonLimits& limits) {
   if (ok) return builder.TakeRoot();
   if (builder.failed_by_us()) return Status::InvalidArgument("invalid JSON: " + builder.error());
   std::string where = LineColumn(text, builder.error_position() == 0 ? 0 : builder.error_position() - 1);
-  std::string ptr = builder.CurrentPointer();
+  std::string ptr = limits.name_keys ? builder.CurrentPointer() : std::string();
   std::string msg = "invalid JSON at " + where;
   if (!ptr.empty()) msg += " (inside " + ptr + ")";
   msg += ": " + builder.error();

@@ -24,12 +24,20 @@ using Json = nlohmann::json;
 struct JsonLimits {
   std::size_t max_depth = 64;       // nesting of objects and arrays
   bool allow_comments = false;      // `//` and `/* */` (policy and configuration files only)
+  // Whether error messages may name keys of the document (the JSON pointer of the position, a
+  // duplicated key). Off for documents that may hold secret values, such as a provider's answer,
+  // where a value may itself be an object whose keys are part of the secret.
+  bool name_keys = true;
 };
+
+// For a document that may hold secret values: messages give line and column only.
+inline constexpr JsonLimits kSecretDocument{64, false, false};
 
 // Parses `text` as one JSON document.
 // Errors (InvalidArgument): syntax errors, ill-formed UTF-8, a duplicate key ("duplicate key 'effect'
 // at /rules/0"), nesting deeper than limits.max_depth. The message names line, column and the JSON
-// pointer of the enclosing value; it never quotes the document.
+// pointer of the enclosing value (not with limits.name_keys off); it never quotes a value, a number
+// or any other token of the document.
 Result<Json> ParseJson(std::string_view text, const JsonLimits& limits = {});
 
 // RFC 6901 pointer helpers: "/rules/3/effect".

@@ -90,6 +90,26 @@ TEST(ParseJsonTest, ErrorsNeverQuoteTheDocument) {
   }
 }
 
+TEST(ParseJsonTest, ANumberTooLargeIsNotQuoted) {
+  // A Vault map may hold a secret number: nlohmann's range error quotes the token it read.
+  auto r = ParseJson(R"({"pin":1e99999123})");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().message(), Not(HasSubstr("99999123"))) << r.error().message();
+  EXPECT_THAT(r.error().message(), HasSubstr("number overflow"));
+}
+
+TEST(ParseJsonTest, ASecretDocumentsErrorsNameNoKey) {
+  // In a provider's answer a value may be an object whose keys are part of the secret.
+  for (const std::string doc : {R"({"data":{"db":{"hunter2-key":1e99999}}})", R"({"data":{"hunter2-key":1,"hunter2-key":2}})",
+                                R"({"data":{"hunter2-key":[[[[1]]]]}})", R"({"data":{"hunter2-key":tru}})"}) {
+    auto r = ParseJson(doc, JsonLimits{3, false, false});
+    ASSERT_FALSE(r.has_value()) << doc;
+    EXPECT_THAT(r.error().message(), Not(HasSubstr("hunter2"))) << r.error().message();
+    EXPECT_THAT(ParseJson(doc, JsonLimits{3, false, true}).error().message(), HasSubstr("hunter2"))
+        << "the same document names the key when allowed to";
+  }
+}
+
 TEST(ParseJsonTest, IllFormedUtf8IsRejected) {
   EXPECT_THAT(ParseJson("{\"k\":\"\xFF\"}"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("UTF-8")));
 }

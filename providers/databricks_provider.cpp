@@ -29,7 +29,7 @@ bool IsPlainCode(std::string_view code) {
 
 // Databricks' answer `r` (not 2xx) as a Status, by error_code first and HTTP status second.
 Status DatabricksStatus(const Response& r, const std::string& ctx, ServerText text = ServerText::kQuote) {
-  auto parsed = ParseJson(r.body.view());
+  auto parsed = ParseJson(r.body.view(), kSecretDocument);
   WipedJson body(parsed.has_value() ? std::move(*parsed) : Json());
   std::string code, message;
   code = StringMember(body.get(), "error_code", "");
@@ -65,7 +65,7 @@ Status DatabricksStatus(const Response& r, const std::string& ctx, ServerText te
 }
 
 std::string ErrorCode(const Response& r) {
-  auto parsed = ParseJson(r.body.view());
+  auto parsed = ParseJson(r.body.view(), kSecretDocument);
   if (!parsed.has_value()) return {};
   return StringMember(*parsed, "error_code", "");
 }
@@ -87,7 +87,7 @@ class DatabricksCore final : public RemoteCore, public std::enable_shared_from_t
          d, std::nullopt, [ctx, done](Result<Response> r) {
            if (!r) return done(TransportError(ctx, r.error()));
            if (!IsSuccess(r->status)) return done(DatabricksStatus(*r, ctx));
-           auto parsed = ParseJson(r->body.view());
+           auto parsed = ParseJson(r->body.view(), kSecretDocument);
            if (!parsed.has_value()) return done(Malformed(ctx, "the body is not JSON (" + parsed.error().message() + ")"));
            WipedJson body(std::move(*parsed));
            const Json& j = body.get();
@@ -110,7 +110,7 @@ class DatabricksCore final : public RemoteCore, public std::enable_shared_from_t
          std::nullopt, [ctx, scopes, done](Result<Response> r) {
            if (!r) return done(TransportError(ctx, r.error()));
            if (!IsSuccess(r->status)) return done(DatabricksStatus(*r, ctx));
-           auto parsed = ParseJson(r->body.view());
+           auto parsed = ParseJson(r->body.view(), kSecretDocument);
            if (!parsed.has_value() || !parsed->is_object()) return done(Malformed(ctx, "the body is not a JSON object"));
            const char* array = scopes ? "scopes" : "secrets";
            const char* field = scopes ? "name" : "key";
