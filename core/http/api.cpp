@@ -329,7 +329,7 @@ void Api::Route(std::shared_ptr<Call> call) {
 }
 
 bool Api::Authenticate(const std::shared_ptr<Call>& call) {
-  const auto v = deps_.auth->Authenticate(call->request.Header("authorization"), call->request.client_identities,
+  const auto v = deps_.auth->Authenticate(call->request.FindHeader("authorization"), call->request.client_identities,
                                           PeerAddress(call->request.peer));
   if (v.outcome == Authenticator::Outcome::kOk) {
     call->principal = v.principal;

@@ -115,7 +115,7 @@ std::size_t Authenticator::tracked_peers() {
   return failures_.size();
 }
 
-Authenticator::Verdict Authenticator::Authenticate(std::string_view authorization,
+Authenticator::Verdict Authenticator::Authenticate(std::optional<std::string_view> authorization,
                                                    const std::vector<std::string>& identities,
                                                    const std::string& peer_address) {
   const auto now = clock_();
@@ -129,10 +129,10 @@ Authenticator::Verdict Authenticator::Authenticate(std::string_view authorizatio
     }
   }
   std::optional<std::size_t> found;
-  if (!authorization.empty()) {
+  if (authorization.has_value()) {
     // RFC 9110 §11.1: the scheme is case-insensitive, followed by one or more spaces.
     constexpr std::string_view kBearer = "bearer";
-    std::string_view rest = authorization;
+    std::string_view rest = *authorization;
     bool bearer = rest.size() > kBearer.size() && rest[kBearer.size()] == ' ';
     for (std::size_t i = 0; bearer && i < kBearer.size(); ++i) {
       bearer = (rest[i] | 0x20) == kBearer[i];

@@ -64,9 +64,10 @@ class Authenticator {
     std::chrono::milliseconds retry_after{0};  // kThrottled: until the block ends
   };
 
-  // `authorization`: the Authorization header ("" if none); `identities`: the verified certificate's.
-  // `peer_address`: the client's address (without port) for throttling.
-  Verdict Authenticate(std::string_view authorization, const std::vector<std::string>& identities,
+  // `authorization`: the Authorization header (nullopt if none; when present, even empty, it alone
+  // decides); `identities`: the verified certificate's. `peer_address`: the client's address (without
+  // port) for throttling.
+  Verdict Authenticate(std::optional<std::string_view> authorization, const std::vector<std::string>& identities,
                        const std::string& peer_address);
 
   // Peers whose failures are remembered (for tests: the memory they cost stays bounded).

@@ -26,6 +26,21 @@ class AuthThrottleTest : public ::testing::Test {
   Authenticator auth_;
 };
 
+TEST(AuthenticatorTest, AnAuthorizationHeaderAloneDecidesEvenWhenEmpty) {
+  Authenticator auth({PrincipalCredentials{"admin", {}, {"CN=admin-platform,O=Example Corp"}}},
+                     Authenticator::Throttle{10, 1000ms, 2000ms});
+  const std::vector<std::string> cert = {"CN=admin-platform,O=Example Corp"};
+  const auto by_cert = auth.Authenticate(std::nullopt, cert, "10.0.0.1");
+  EXPECT_EQ(by_cert.outcome, Authenticator::Outcome::kOk);
+  EXPECT_EQ(by_cert.principal, "admin");
+  // Present but empty, or blank: a malformed header, not a missing one; the certificate does not count.
+  for (const std::string_view header : {std::string_view(""), std::string_view("   "), std::string_view("Bearer ")}) {
+    const auto v = auth.Authenticate(header, cert, "10.0.0.1");
+    EXPECT_EQ(v.outcome, Authenticator::Outcome::kFailed) << "'" << header << "'";
+    EXPECT_EQ(v.failure, "the Authorization header is not \"Bearer <token>\"");
+  }
+}
+
 TEST_F(AuthThrottleTest, APeerIsBlockedAfterItsFailuresAndFreedWhenTheBlockEnds) {
   EXPECT_EQ(Try("kw_wrong", "10.0.0.1").outcome, Authenticator::Outcome::kFailed);
   EXPECT_EQ(Try("kw_wrong", "10.0.0.1").outcome, Authenticator::Outcome::kFailed);

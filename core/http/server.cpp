@@ -37,11 +37,13 @@ namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 
-std::string_view HttpRequest::Header(std::string_view name) const {
+std::string_view HttpRequest::Header(std::string_view name) const { return FindHeader(name).value_or(""); }
+
+std::optional<std::string_view> HttpRequest::FindHeader(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (k == name) return v;
+    if (k == name) return std::string_view(v);
   }
-  return {};
+  return std::nullopt;
 }
 
 namespace {

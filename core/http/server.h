@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ struct HttpRequest {
 
   // The value of header `name` (lower case), or "" when absent.
   std::string_view Header(std::string_view name) const;
+  // The value of header `name` (lower case), or nullopt when absent (present but empty: "").
+  std::optional<std::string_view> FindHeader(std::string_view name) const;
 };
 
 struct HttpResponse {
