@@ -108,6 +108,10 @@ TEST(NoteTest, KeyNames) {
   EXPECT_THAT(ValidateKeyName("a b"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("spaces")));
   EXPECT_THAT(ValidateKeyName("a\xE2\x80\x83" "b"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("spaces")));
   EXPECT_THAT(ValidateKeyName("a+b"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("'+'")));
+  // U+0085 (NEL) is a space to Go's note package (unicode.IsSpace) and a C1 control; bidi overrides
+  // make a name print as another.
+  EXPECT_THAT(ValidateKeyName("log\xC2\x85" "x"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("control")));
+  EXPECT_THAT(ValidateKeyName("log\xE2\x80\xAE" "x"), StatusIs(StatusCode::kInvalidArgument, HasSubstr("control")));
 }
 
 class KeyFileTest : public ::testing::Test {

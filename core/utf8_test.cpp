@@ -43,12 +43,25 @@ TEST(Utf8Test, ControlCharacters) {
   EXPECT_TRUE(HasControlCharacter(std::string("a\0b", 3)));
   EXPECT_TRUE(HasControlCharacter("tab\there"));
   EXPECT_TRUE(HasControlCharacter("del\x7F"));
+  // C1 controls and bidirectional formatting: a key "pass<U+0085>word" prints as "password".
+  for (const char* c : {"\xC2\x80", "\xC2\x85", "\xC2\x9F", "\xD8\x9C", "\xE2\x80\x8E", "\xE2\x80\x8F",
+                        "\xE2\x80\xAA", "\xE2\x80\xAE", "\xE2\x81\xA6", "\xE2\x81\xA9"}) {
+    EXPECT_TRUE(HasControlCharacter(std::string("pass") + c + "word")) << Printable(c);
+  }
+  // Their neighbours are ordinary characters.
+  for (const char* c : {"\xC2\xA0", "\xC2\xA9", "\xD8\x9B", "\xE2\x80\x90", "\xE2\x80\xA9", "\xE2\x80\xAF",
+                        "\xE2\x81\xA5", "\xE2\x81\xAA", "\xE2\x82\xAC"}) {
+    EXPECT_FALSE(HasControlCharacter(std::string("pass") + c + "word")) << Printable(c);
+  }
 }
 
 TEST(Utf8Test, PrintableEscapesControlAndInvalidBytes) {
   EXPECT_EQ(Printable("abc"), "abc");
   EXPECT_EQ(Printable("a\nb"), "a\\x0Ab");
   EXPECT_EQ(Printable("cl\xC3\xA9"), "cl\xC3\xA9");
+  EXPECT_EQ(Printable("pass\xC2\x85word"), "pass\\xC2\\x85word");
+  EXPECT_EQ(Printable("a\xE2\x80\xAE" "b"), "a\\xE2\\x80\\xAEb");
+  EXPECT_EQ(Printable("\xE2\x82\xAC"), "\xE2\x82\xAC");
   EXPECT_EQ(Printable("x\xC3"), "x\\xC3");
   EXPECT_EQ(Printable(std::string(200, 'k'), 10), std::string(10, 'k') + "...");
 }
