@@ -3,6 +3,7 @@
 #include "core/http/wire.h"
 
 #include "core/secret_value.h"
+#include "core/secure_string.h"
 
 #include <fcntl.h>
 #include <openssl/ssl.h>
@@ -14,6 +15,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -305,7 +307,23 @@ class Session : public SessionBase {
     });
   }
 
+  // The parser consumed the request, but consume() only moves a pointer: the bytes stay in the
+  // buffer's storage. Wipes all of it but the unparsed rest (a pipelined request), which moves to the
+  // front.
+  void WipeParsed() {
+    const auto rest = buffer_.data();
+    const auto* from = static_cast<const char*>(rest.data());
+    const std::size_t n = rest.size();
+    buffer_.clear();
+    const auto storage = buffer_.prepare(buffer_.capacity());  // no reallocation: it fits by definition
+    auto* begin = static_cast<char*>(storage.data());
+    if (n > 0) std::memmove(begin, from, n);
+    WipeMemory(begin + n, storage.size() - n);
+    buffer_.commit(n);
+  }
+
   void OnRead(beast::error_code ec) {
+    WipeParsed();
     Handler& h = *server_->handler;
     if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted) return Close();
     // Refused before the request reaches the API; the client's request id is echoed when its field was
@@ -420,7 +438,9 @@ class Session : public SessionBase {
   // comes, so max_header_bytes and one read's worth always fit; a line that never ends (a chunk
   // extension, a trailer) fills it instead, and the read fails (400) rather than buffer without end.
   static constexpr std::size_t kReadSlack = 64 * 1024;
-  beast::flat_buffer buffer_;
+  // Its storage is wiped when released, and after each request (WipeParsed): a request's bytes (its
+  // token, a value written with PUT) outlive their parsing there otherwise.
+  beast::basic_flat_buffer<WipingAllocator<char>> buffer_;
   std::optional<wire::RequestParser> parser_;
   // The response being written (one at a time per connection), reused for the next one.
   std::string out_;
