@@ -75,4 +75,25 @@ std::vector<std::string> SplitNotes(std::string_view file) {
   return notes;
 }
 
+std::size_t WholeRecordsPrefix(std::string_view file) {
+  std::size_t whole = 0, start = 0;
+  while (start < file.size()) {
+    const std::size_t blank = file.find("\n\n", start);
+    if (blank == std::string_view::npos) break;
+    std::size_t pos = blank + 2;
+    while (file.substr(pos, 4) == "\xE2\x80\x94 ") {
+      const std::size_t eol = file.find('\n', pos);
+      if (eol == std::string_view::npos) return whole;
+      pos = eol + 1;
+    }
+    if (pos == blank + 2) {  // a blank line with no signature after it: not a record boundary
+      start = pos;
+      continue;
+    }
+    if (pos >= file.size() || file[pos] != '\n') return whole;  // the terminating blank line is missing
+    whole = start = pos + 1;
+  }
+  return whole;
+}
+
 }  // namespace keyward::audit

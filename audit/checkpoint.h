@@ -33,5 +33,8 @@ Result<Checkpoint> ParseCheckpoint(std::string_view text);
 // Splits an export file (or any file of concatenated notes separated by blank lines) into complete notes.
 // A single note without the trailing blank line is accepted too, so a file holding one note works.
 std::vector<std::string> SplitNotes(std::string_view file);
+// The length of the longest prefix of an export file made of whole records (a note and the blank line
+// after it). Anything after it is a record cut short, by a crash in the middle of an append.
+std::size_t WholeRecordsPrefix(std::string_view file);
 
 }  // namespace keyward::audit

@@ -86,8 +86,14 @@ bool IsWellFormedTime(std::string_view t) {
     for (std::size_t i = pos; i < pos + len; ++i) v = v * 10 + (t[i] - '0');
     return v;
   };
-  const int month = num(5, 2), day = num(8, 2), hour = num(11, 2), minute = num(14, 2), second = num(17, 2);
-  return month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 60;
+  const int year = num(0, 4), month = num(5, 2), day = num(8, 2), hour = num(11, 2), minute = num(14, 2),
+            second = num(17, 2);
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) return false;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap_year = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (day > kDays[month - 1] + (month == 2 && leap_year ? 1 : 0)) return false;
+  // A leap second (RFC 3339 §5.7) is the last second of a day: 23:59:60.
+  return second < 60 || (hour == 23 && minute == 59);
 }
 
 std::string FormatTime(std::int64_t unix_micros) {

@@ -87,6 +87,19 @@ TEST(EntryTest, FormatTime) {
   EXPECT_EQ(FormatTime(-1), "1969-12-31T23:59:59.999999Z");
   EXPECT_TRUE(IsWellFormedTime(FormatTime(1733342400123456)));
   EXPECT_FALSE(IsWellFormedTime("2024-13-04T20:00:00.123456Z"));
+  // Real calendar dates only: another verifier's date parser must agree with this one.
+  EXPECT_FALSE(IsWellFormedTime("2026-02-31T12:00:00.000000Z"));
+  EXPECT_FALSE(IsWellFormedTime("2026-04-31T12:00:00.000000Z"));
+  EXPECT_FALSE(IsWellFormedTime("2026-02-29T12:00:00.000000Z"));
+  EXPECT_TRUE(IsWellFormedTime("2024-02-29T12:00:00.000000Z"));   // leap year
+  EXPECT_FALSE(IsWellFormedTime("2100-02-29T12:00:00.000000Z"));  // not one: divisible by 100
+  EXPECT_TRUE(IsWellFormedTime("2000-02-29T12:00:00.000000Z"));   // one: divisible by 400
+  EXPECT_TRUE(IsWellFormedTime("2016-12-31T23:59:60.000000Z"));   // a leap second
+  EXPECT_FALSE(IsWellFormedTime("2016-12-31T12:00:60.000000Z"));
+  // Every day FormatTime writes is accepted.
+  for (std::int64_t day = -800; day < 40000; ++day) {
+    ASSERT_TRUE(IsWellFormedTime(FormatTime(day * 86400 * 1000000 + 43200123456))) << FormatTime(day * 86400 * 1000000);
+  }
 }
 
 struct BadEntry {

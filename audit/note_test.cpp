@@ -193,6 +193,17 @@ TEST(CheckpointTest, MalformedBodies) {
   EXPECT_THAT(ParseCheckpoint("o\n99999999999999999999999" + root), StatusIs(StatusCode::kInvalidArgument, HasSubstr("range")));
 }
 
+TEST(CheckpointTest, WholeRecordsPrefixEndsAfterTheLastWholeRecord) {
+  const std::string a = kGoNote, b = kGoNote;
+  const std::string file = a + "\n" + b + "\n";
+  EXPECT_EQ(WholeRecordsPrefix(""), 0u);
+  EXPECT_EQ(WholeRecordsPrefix(file), file.size());
+  for (std::size_t cut = 0; cut < file.size(); ++cut) {
+    const std::size_t expected = cut < a.size() + 1 ? 0 : a.size() + 1;  // b whole only with its blank line
+    EXPECT_EQ(WholeRecordsPrefix(file.substr(0, cut)), expected) << "cut at " << cut;
+  }
+}
+
 TEST(CheckpointTest, SplitNotesIgnoresATornTail) {
   const std::string a = kGoNote, b = kGoNote;
   EXPECT_THAT(SplitNotes(a + "\n" + b + "\n"), ElementsAre(a, b));

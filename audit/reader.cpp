@@ -12,7 +12,8 @@ Result<std::unique_ptr<AuditReader>> AuditReader::Open(const std::string& path) 
   if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + " is not a file");
   const bool has_wal = ::stat((path + "-wal").c_str(), &st) == 0;
   // URI parameters need the path %-escaped where it contains '?', '#' or '%'.
-  std::string uri = "file:";
+  // An absolute path gets an empty authority ("file:///..."): "file://x/..." would name a host "x".
+  std::string uri = path.front() == '/' ? "file://" : "file:";
   for (const char c : path) {
     if (c == '?' || c == '#' || c == '%') {
       char buf[4];

@@ -274,6 +274,23 @@ Status AuditLog::CheckExportFile() {
     if (file.error().code() == StatusCode::kNotFound) return Status();  // created on the first checkpoint
     return Status::FailedPrecondition("cannot read the checkpoint export file: " + file.error().message());
   }
+  // A crash in the middle of an append leaves a record cut short at the end. Appending after it would
+  // glue the next note onto it, and that note would be lost to every reader: cut it off first (the
+  // notes it held are exported again below, from the database).
+  if (const std::size_t whole = WholeRecordsPrefix(*file); whole < file->size()) {
+    if (::truncate(options_.export_path.c_str(), static_cast<off_t>(whole)) != 0) {
+      return Status::FailedPrecondition("cannot cut the partial note off the end of the checkpoint export file " +
+                                        options_.export_path + ": " + std::strerror(errno));
+    }
+    if (const int fd = ::open(options_.export_path.c_str(), O_WRONLY | O_CLOEXEC); fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+    Log("the checkpoint export file " + options_.export_path + " ended in " + std::to_string(file->size() - whole) +
+        " bytes of a note cut short (the server stopped while appending it); they were cut off, and the notes are "
+        "exported again");
+    file->resize(whole);
+  }
   std::optional<Checkpoint> newest;
   std::string newest_note;
   for (const std::string& note_text : SplitNotes(*file)) {

@@ -4,6 +4,8 @@
 #include <SQLiteCpp/Transaction.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -512,6 +514,38 @@ TEST_F(AuditLogTest, RefusesEntriesThatDoNotExtendTheSignedTree) {
   }
   EXPECT_THAT(AuditLog::Open(f_.Options()),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("do not have the root of the signed checkpoint")));
+}
+
+TEST_F(AuditLogTest, ANoteCutShortAtTheEndOfTheExportFileIsCutOffAndExportedAgain) {
+  {
+    auto log = OpenLog();
+    for (int i = 1; i <= 3; ++i) {
+      ASSERT_THAT(AppendAndWait(*log, {Record(i)}), IsOk());
+      ASSERT_THAT(log->CheckpointNow(), IsOk());
+    }
+    ASSERT_THAT(log->Close(), IsOk());
+  }
+  const std::string whole = *ReadFile(f_.export_path(), 1 << 20);
+  ASSERT_THAT(SplitNotes(whole), SizeIs(3));
+  // The server died in the middle of appending the note of size 3.
+  {
+    std::ofstream out(f_.export_path(), std::ios::binary | std::ios::trunc);
+    out << whole.substr(0, whole.size() - 40);
+  }
+  {
+    auto log = OpenLog();
+    ASSERT_THAT(AppendAndWait(*log, {Record(4)}), IsOk());
+    ASSERT_THAT(log->Close(), IsOk());
+  }
+  const auto notes = ExportedNotes();
+  ASSERT_THAT(notes, SizeIs(4));  // 1, 2, 3 exported again, and 4: none glued to a torn one
+  std::vector<std::uint64_t> sizes;
+  for (const auto& n : notes) sizes.push_back(ParseCheckpoint(ParseNote(n)->text)->size);
+  EXPECT_THAT(sizes, ::testing::ElementsAre(1, 2, 3, 4));
+  EXPECT_EQ(WholeRecordsPrefix(*ReadFile(f_.export_path(), 1 << 20)), ReadFile(f_.export_path(), 1 << 20)->size());
+  const VerifyReport r = Verify(notes);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.kept_valid, 4);
 }
 
 TEST_F(AuditLogTest, RefusesARestoredOlderCopyThatTheExportFileContradicts) {

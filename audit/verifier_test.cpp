@@ -389,6 +389,16 @@ TEST_F(VerifierTest, AFileUnreadableHalfwayKeepsWhatWasFoundAndReportsTheRest) {
   EXPECT_GT(r->checkpoints_not_compared, 0);
 }
 
+TEST_F(VerifierTest, AnAbsolutePathWithALeadingDoubleSlashOpens) {
+  ASSERT_EQ(f_.db().front(), '/');
+  VerifyOptions o;
+  o.trusted_keys = {f_.verifier()};
+  auto r = VerifyLog("/" + f_.db(), o);  // "//tmp/...": not a URI authority
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->problems, IsEmpty());
+  EXPECT_EQ(r->entries_checked, 20);
+}
+
 TEST_F(VerifierTest, UnreadableDatabases) {
   VerifyOptions o;
   EXPECT_THAT(VerifyLog(f_.dir() + "/nope.db", o), StatusIs(StatusCode::kNotFound));
