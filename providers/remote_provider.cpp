@@ -24,26 +24,34 @@ RemoteProvider::~RemoteProvider() {
 }
 
 void RemoteProvider::Get(const std::string& scope, const std::string& key, Deadline deadline, GetDone done) {
-  runtime_->Post([core = core_, scope, key, deadline, done] { core->Get(scope, key, deadline, done); });
+  runtime_->Post([core = core_, scope, key, deadline, done = CompletionGuard<Result<SecretValue>>(std::move(done))] {
+    core->Get(scope, key, deadline, done);
+  });
 }
 
 void RemoteProvider::List(const std::string& scope, Deadline deadline, ListDone done) {
-  runtime_->Post([core = core_, scope, deadline, done] { core->List(scope, deadline, done); });
+  runtime_->Post([core = core_, scope, deadline, done = CompletionGuard<Result<std::vector<ListedName>>>(std::move(done))] {
+    core->List(scope, deadline, done);
+  });
 }
 
 void RemoteProvider::Put(const std::string& scope, const std::string& key, SecretValue value, Deadline deadline,
                          StatusDone done) {
   // Move-only, and std::function copies what it holds: share it.
   auto v = std::make_shared<SecretValue>(std::move(value));
-  runtime_->Post([core = core_, scope, key, v, deadline, done] { core->Put(scope, key, v, deadline, done); });
+  runtime_->Post([core = core_, scope, key, v, deadline, done = CompletionGuard<Status>(std::move(done))] {
+    core->Put(scope, key, v, deadline, done);
+  });
 }
 
 void RemoteProvider::Remove(const std::string& scope, const std::string& key, Deadline deadline, StatusDone done) {
-  runtime_->Post([core = core_, scope, key, deadline, done] { core->Remove(scope, key, deadline, done); });
+  runtime_->Post([core = core_, scope, key, deadline, done = CompletionGuard<Status>(std::move(done))] {
+    core->Remove(scope, key, deadline, done);
+  });
 }
 
 void RemoteProvider::Health(Deadline deadline, StatusDone done) {
-  runtime_->Post([core = core_, deadline, done] { core->Health(deadline, done); });
+  runtime_->Post([core = core_, deadline, done = CompletionGuard<Status>(std::move(done))] { core->Health(deadline, done); });
 }
 
 }  // namespace keyward::providers

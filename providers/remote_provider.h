@@ -8,6 +8,7 @@
 // Thread-safety: all public methods may be called from any thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,34 @@ class RemoteCore {
   // still in flight complete with an error.
   virtual void Shutdown() = 0;
   virtual http::ClientStats stats() const = 0;
+};
+
+// A completion callback that is called exactly once: with the first result given to it, or, when the
+// last copy is destroyed without one (a handler that threw, a path that dropped its callback), with
+// Internal, so that the caller — who records the outcome in the audit log — always hears back.
+template <typename T>
+class CompletionGuard {
+ public:
+  explicit CompletionGuard(std::function<void(T)> done) : state_(std::make_shared<State>(std::move(done))) {}
+  void operator()(T value) const {
+    if (state_->called) return;
+    state_->called = true;
+    auto done = std::move(state_->done);
+    done(std::move(value));
+  }
+
+ private:
+  struct State {
+    explicit State(std::function<void(T)> d) : done(std::move(d)) {}
+    ~State() {
+      if (!called && done) done(T(Status::Internal("the provider's operation ended without a result (a defect in keyward)")));
+    }
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+    std::function<void(T)> done;
+    bool called = false;
+  };
+  std::shared_ptr<State> state_;
 };
 
 class RemoteProvider final : public Provider {
