@@ -15,7 +15,10 @@ class StrictDomBuilder {
   bool boolean(bool v) { return Value(Json(v)); }
   bool number_integer(Json::number_integer_t v) { return Value(Json(v)); }
   bool number_unsigned(Json::number_unsigned_t v) { return Value(Json(v)); }
-  bool number_float(Json::number_float_t v, const std::string&) { return Value(Json(v)); }
+  bool number_float(Json::number_float_t v, const std::string& text) {
+    if (!limits_.keep_number_text) return Value(Json(v));
+    return Value(Json::binary(Json::binary_t::container_type(text.begin(), text.end()), kNumberTextSubtype));
+  }
   bool string(std::string& v) { return Value(Json(std::move(v))); }
   bool binary(Json::binary_t&) { return Fail("binary values are not JSON"); }
 

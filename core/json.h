@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <initializer_list>
 #include <optional>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,10 +29,20 @@ struct JsonLimits {
   // duplicated key). Off for documents that may hold secret values, such as a provider's answer,
   // where a value may itself be an object whose keys are part of the secret.
   bool name_keys = true;
+  // Whether numbers with a fraction or an exponent, or too large for 64 bits, are kept as the text they
+  // were written with (a binary value of subtype kNumberTextSubtype) instead of a double, so that they
+  // can be handed out and written back byte for byte: 1.10 stays 1.10, 12345678901234567890123 stays
+  // itself. For a map of secret values; integers of 64 bits are exact either way.
+  bool keep_number_text = false;
 };
 
+// The subtype of a binary value that holds a number's text (JsonLimits::keep_number_text).
+inline constexpr std::uint8_t kNumberTextSubtype = 0x4E;  // 'N'
+
 // For a document that may hold secret values: messages give line and column only.
-inline constexpr JsonLimits kSecretDocument{64, false, false};
+inline constexpr JsonLimits kSecretDocument{64, false, false, false};
+// For a map of secret values (a Vault secret): the same, and numbers kept as written.
+inline constexpr JsonLimits kSecretMap{64, false, false, true};
 
 // Parses `text` as one JSON document.
 // Errors (InvalidArgument): syntax errors, ill-formed UTF-8, a duplicate key ("duplicate key 'effect'

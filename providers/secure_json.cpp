@@ -65,6 +65,16 @@ void WriteJson(const Json& value, SecureString* out) {
       return;
     }
     case Json::value_t::string: WriteJsonString(value.get_ref<const std::string&>(), out); return;
+    case Json::value_t::binary: {
+      // Only a number kept as written (kSecretMap); JSON has no other binary values.
+      const auto& b = value.get_binary();
+      if (b.has_subtype() && b.subtype() == kNumberTextSubtype && !b.empty()) {
+        out->append(reinterpret_cast<const char*>(b.data()), b.size());
+      } else {
+        *out += "null";
+      }
+      return;
+    }
     case Json::value_t::array: {
       *out += '[';
       bool first = true;
@@ -89,7 +99,6 @@ void WriteJson(const Json& value, SecureString* out) {
       *out += '}';
       return;
     }
-    case Json::value_t::binary:
     case Json::value_t::discarded: *out += "null"; return;
   }
 }
@@ -105,6 +114,10 @@ void WipeJsonStrings(Json* value) {
     std::string& s = value->get_ref<std::string&>();
     WipeMemory(s.data(), s.capacity());
     s.clear();
+  } else if (value->is_binary()) {
+    auto& b = value->get_binary();
+    WipeMemory(b.data(), b.capacity());
+    b.clear();
   } else if (value->is_structured()) {
     for (Json& e : *value) WipeJsonStrings(&e);
   }

@@ -527,7 +527,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
          [version, ctx, k](Result<Response> r) {
            if (!r) return k(TransportError(ctx, r.error()));
            if (r->status != 200 && r->status != 404) return k(VaultStatus(*r, ctx));
-           auto parsed = ParseJson(r->body.view(), kSecretDocument);
+           auto parsed = ParseJson(r->body.view(), kSecretMap);  // numbers kept as written, for Get and write-back
            if (!parsed.has_value() && r->status == 200) {
              return k(Malformed(ctx, "the body is not JSON (" + parsed.error().message() + ")"));
            }

@@ -24,6 +24,19 @@ struct Rewrite {
   Json value;
 };
 
+// VaultDouble::RawNumber's placeholders, dumped as JSON strings, become the numbers' own text.
+constexpr std::string_view kRawOpen = "\"\\u0001RAW:", kRawClose = "\\u0001\"";
+std::string SpliceRawNumbers(std::string body) {
+  for (std::size_t at = body.find(kRawOpen); at != std::string::npos; at = body.find(kRawOpen, at)) {
+    const std::size_t end = body.find(kRawClose, at + kRawOpen.size());
+    if (end == std::string::npos) break;
+    const std::string text = body.substr(at + kRawOpen.size(), end - at - kRawOpen.size());
+    body.replace(at, end + kRawClose.size() - at, text);
+    at += text.size();
+  }
+  return body;
+}
+
 void ApplyRewrite(std::vector<Rewrite>& rewrites, const std::string& path, DoubleResponse& res) {
   for (auto it = rewrites.begin(); it != rewrites.end(); ++it) {
     if (it->path != path) continue;
@@ -180,6 +193,7 @@ struct VaultDouble::State {
     DoubleResponse res = Dispatch(r);
     std::lock_guard lock(mu);
     ApplyRewrite(rewrites, r.path, res);
+    res.body = SpliceRawNumbers(std::move(res.body));
     return res;
   }
 
@@ -531,6 +545,8 @@ void VaultDouble::FailNextWrites(int count, unsigned status, const std::vector<s
   state_->fail_status = status;
   state_->fail_errors = errors;
 }
+
+VaultDouble::Json VaultDouble::RawNumber(const std::string& text) { return Json("\x01RAW:" + text + "\x01"); }
 
 void VaultDouble::RewriteNext(const std::string& api_path, const std::string& json_pointer, Json value) {
   std::lock_guard lock(state_->mu);

@@ -64,6 +64,9 @@ class VaultDouble {
   // The next answer to a request for `api_path` (after /v1/, e.g. "auth/token/lookup-self") whose JSON
   // body has `json_pointer` gets `value` there: an answer with a member of an unexpected type.
   void RewriteNext(const std::string& api_path, const std::string& json_pointer, Json value);
+  // A number written exactly as `text` in the double's answers ("1.10", "12345678901234567890123"),
+  // for a map given to Put: Vault keeps numbers as they were written, which a double cannot hold.
+  static Json RawNumber(const std::string& text);
   // Before each of the next `count` KV v2 writes, another client writes the secret first (a new
   // version with an extra key "concurrent"), so that the write's check-and-set fails.
   void ConcurrentWriterBeforeNextWrites(int count);

@@ -167,6 +167,28 @@ TEST_F(VaultTest, MembersOfUnexpectedTypesDoNotStallTheProvider) {
   EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), StatusIs(StatusCode::kNotFound));
 }
 
+TEST_F(VaultTest, NumbersAreHandedOutAndWrittenBackExactlyAsStored) {
+  vault_.Put("secret", "num", Json{{"user", "u"},
+                                   {"acct", VaultDouble::RawNumber("12345678901234567890123")},
+                                   {"rate", VaultDouble::RawNumber("1.10")},
+                                   {"small", VaultDouble::RawNumber("-2.5e-3")},
+                                   {"port", 5432}});
+  auto p = Make();
+  for (const auto& [key, text] : std::vector<std::pair<std::string, std::string>>{
+           {"acct", "12345678901234567890123"}, {"rate", "1.10"}, {"small", "-2.5e-3"}, {"port", "5432"}}) {
+    auto v = GetAndWait(*p, "secret/num", key);
+    ASSERT_THAT(v, IsOk()) << key;
+    EXPECT_EQ(v->reveal(), text) << key;
+  }
+  // Writing another key sends the numbers back as they were, not re-formatted through a double.
+  ASSERT_THAT(PutAndWait(*p, "secret/num", "user", "u2"), IsOk());
+  const std::string sent = vault_.Requests().back().body;
+  EXPECT_THAT(sent, HasSubstr(R"("acct":12345678901234567890123)"));
+  EXPECT_THAT(sent, HasSubstr(R"("rate":1.10)"));
+  EXPECT_THAT(sent, HasSubstr(R"("small":-2.5e-3)"));
+  EXPECT_THAT(sent, HasSubstr(R"("port":5432)"));
+}
+
 TEST_F(VaultTest, NamespaceIsSentWithEveryRequest) {
   vault_.Put("secret", "only-in-team-a", Json{{"k", "team-value"}}, "team-a");
   VaultOptions o = Options(TokenAuth(token_));
