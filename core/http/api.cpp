@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <mutex>
@@ -329,8 +330,14 @@ void Api::Route(std::shared_ptr<Call> call) {
 }
 
 bool Api::Authenticate(const std::shared_ptr<Call>& call) {
-  const auto v = deps_.auth->Authenticate(call->request.FindHeader("authorization"), call->request.client_identities,
-                                          PeerAddress(call->request.peer));
+  // Two Authorization headers are ambiguous (a proxy in front may have checked the other one): a
+  // failed attempt, whatever either holds.
+  const auto& headers = call->request.headers;
+  const bool ambiguous =
+      std::count_if(headers.begin(), headers.end(), [](const auto& h) { return h.first == "authorization"; }) > 1;
+  auto v = deps_.auth->Authenticate(ambiguous ? std::optional<std::string_view>("") : call->request.FindHeader("authorization"),
+                                    call->request.client_identities, PeerAddress(call->request.peer));
+  if (ambiguous && v.outcome != Authenticator::Outcome::kOk) v.failure = "more than one Authorization header";
   if (v.outcome == Authenticator::Outcome::kOk) {
     call->principal = v.principal;
     return true;

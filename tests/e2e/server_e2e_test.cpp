@@ -155,6 +155,20 @@ TEST_F(ServerE2eTest, UnknownFabricProviderAndPrincipal) {
   EXPECT_EQ(Body(principal)["error"]["denied"][0]["decided_by"], "default");
 }
 
+TEST_F(ServerE2eTest, TwoAuthorizationHeadersAreRefusedWhateverTheyHold) {
+  f_.Start();
+  const std::string good = "Bearer " + f_.token("etl");
+  for (const auto& second : {good, std::string("Bearer kw_not-a-real-token")}) {
+    auto r = testing::Http(f_.port(), "GET", "/v1/fabrics", {{"Authorization", good}, {"Authorization", second}});
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 401);
+    EXPECT_EQ(Body(*r)["error"]["message"], "more than one Authorization header");
+  }
+  auto one = testing::Http(f_.port(), "GET", "/v1/fabrics", {{"Authorization", good}});
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->status, 200);
+}
+
 TEST_F(ServerE2eTest, MissingAndBadTokens) {
   f_.Start();
   // The scheme is case-insensitive (RFC 9110 §11.1).
