@@ -52,6 +52,7 @@ class Verifier {
 
   void SetChainBefore(Digest chain, std::int64_t seq) {
     base_chain_ = chain;
+    recomputed_ = chain;
     base_seq_ = seq;
   }
   void ExpectCheckpoints(std::vector<Expectation> e) {
@@ -117,35 +118,36 @@ class Verifier {
     }
     if (row.decodable && row.seq == row.embedded) shift_ = 0;
 
-    // The chain link into this row.
+    // The chain link into this row. It holds when the stored chain value follows from the previous
+    // row's stored value or from its recomputed one (the value it should have had, when that row's
+    // link failed): so a damaged row does not make the next one look damaged too, and each row is
+    // judged on its own.
     const bool have_prev_chain = prev ? prev->chain_ok : true;
-    const Digest prev_chain = prev ? prev->chain : base_chain_;
+    const Digest prev_stored = prev ? prev->chain : base_chain_;
+    const Digest via_recomputed = ChainNext(recomputed_, row.entry_hash);
+    const bool holds = row.chain_ok && ((have_prev_chain && ChainNext(prev_stored, row.entry_hash) == row.chain) ||
+                                        via_recomputed == row.chain);
     if (!row.chain_ok) {
       Report(ProblemKind::kBrokenChain, row.seq, row.seq, "the stored chain value is not 32 bytes");
-      chain_value_suspect = true;
-    } else if (have_prev_chain && ChainNext(prev_chain, row.entry_hash) != row.chain) {
-      const bool suppressed = gap || flagged || prev_chain_suspect_;
-      if (!suppressed) {
-        const Digest computed = ChainNext(prev_chain, row.entry_hash);
-        if (next && next->chain_ok && ChainNext(computed, next->entry_hash) == next->chain) {
-          chain_value_suspect = true;
-          Report(ProblemKind::kBrokenChain, row.seq, row.seq,
-                 "the stored chain value was changed: it does not follow from seq " + std::to_string(row.seq - 1) +
-                     ", and seq " + std::to_string(row.seq + 1) + " follows from the correct value");
-        } else if (next && next->chain_ok && ChainNext(row.chain, next->entry_hash) == next->chain) {
-          Report(ProblemKind::kModifiedEntry, row.seq, row.seq,
-                 "the entry does not hash to its chain link; the chain continues from the stored value");
-        } else if (!next) {
-          Report(ProblemKind::kModifiedEntry, row.seq, row.seq,
-                 "the last entry, or its chain value, was changed: it does not follow from seq " +
-                     std::to_string(row.seq - 1));
-        } else {
-          chain_value_suspect = true;
-          Report(ProblemKind::kBrokenChain, row.seq, row.seq,
-                 "neither the entry nor the chain value follows from seq " + std::to_string(row.seq - 1));
-        }
+    } else if (!holds && !(gap || flagged || prev_chain_suspect_)) {
+      if (next && next->chain_ok && ChainNext(via_recomputed, next->entry_hash) == next->chain) {
+        Report(ProblemKind::kBrokenChain, row.seq, row.seq,
+               "the stored chain value was changed: it does not follow from seq " + std::to_string(row.seq - 1) +
+                   ", and seq " + std::to_string(row.seq + 1) + " follows from the correct value");
+      } else if (next && next->chain_ok && ChainNext(row.chain, next->entry_hash) == next->chain) {
+        Report(ProblemKind::kModifiedEntry, row.seq, row.seq,
+               "the entry does not hash to its chain link; the chain continues from the stored value");
+      } else if (!next) {
+        Report(ProblemKind::kModifiedEntry, row.seq, row.seq,
+               "the last entry, or its chain value, was changed: it does not follow from seq " +
+                   std::to_string(row.seq - 1));
+      } else {
+        Report(ProblemKind::kBrokenChain, row.seq, row.seq,
+               "neither the entry nor the chain value follows from seq " + std::to_string(row.seq - 1) +
+                   " (the next row does not follow from either: it is damaged too)");
       }
     }
+    recomputed_ = holds ? row.chain : via_recomputed;
     prev_chain_suspect_ = chain_value_suspect;
   }
 
@@ -190,7 +192,8 @@ class Verifier {
   std::array<Row, 3> ring_;
   std::uint64_t count_ = 0;  // rows pushed
   std::int64_t shift_ = 0;
-  bool prev_chain_suspect_ = false;
+  bool prev_chain_suspect_ = false;  // the previous row was displaced (reordered, inserted, shifted)
+  Digest recomputed_ = kZeroChain;    // the chain value the previous row should have
   Digest base_chain_ = kZeroChain;
   std::int64_t base_seq_ = 0;
   CompactRange tree_;

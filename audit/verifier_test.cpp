@@ -157,6 +157,27 @@ TEST_F(VerifierTest, ChangedChainValue) {
   EXPECT_THAT(Verify().problems, ElementsAre(P(ProblemKind::kBrokenChain, 7)));
 }
 
+TEST_F(VerifierTest, TwoNeighbouringChainValuesChanged) {
+  Sql(f_.db(), "UPDATE entries SET chain = zeroblob(32) WHERE seq IN (7, 8)");
+  // Row 7 cannot be told apart (row 8 follows from neither of its values); row 8 is judged on its own
+  // against row 7's recomputed value, and row 9, intact, is not reported.
+  EXPECT_THAT(Verify().problems, ElementsAre(P(ProblemKind::kBrokenChain, 7), P(ProblemKind::kBrokenChain, 8)));
+}
+
+TEST_F(VerifierTest, AChangedChainValueDoesNotHideAModifiedEntryAfterIt) {
+  std::string e = Entry(8);
+  e.replace(e.find("password-8"), 10, "password-X");
+  SetEntry(8, e);
+  for (const char* damage : {"zeroblob(32)", "x'00'"}) {  // a wrong value, and one that is not 32 bytes
+    Sql(f_.db(), std::string("UPDATE entries SET chain = ") + damage + " WHERE seq = 7");
+    EXPECT_THAT(Verify().problems,
+                ElementsAre(P(ProblemKind::kBrokenChain, 7), P(ProblemKind::kModifiedEntry, 8),
+                            P(ProblemKind::kCheckpointMismatch, 10), P(ProblemKind::kCheckpointMismatch, 15),
+                            P(ProblemKind::kCheckpointMismatch, 20)))
+        << damage;
+  }
+}
+
 TEST_F(VerifierTest, TruncatedTailIsCaughtByTheStoredCheckpoint) {
   Sql(f_.db(), "DELETE FROM entries WHERE seq > 17");
   EXPECT_THAT(Verify().problems, ElementsAre(P(ProblemKind::kTruncatedOrRolledBack, 20)));
