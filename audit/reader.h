@@ -3,7 +3,8 @@
 // It never writes the database or its WAL. Without a "-wal" file beside the database it opens it as
 // immutable, touching nothing at all (the copied-file case). With a "-wal" file it opens it read-only so
 // that committed entries still in the WAL are seen; SQLite then needs the "-shm" index beside it and may
-// create that file.
+// create that file. Where it cannot (a read-only directory) and no keyward-server holds the log's
+// writer lock, the WAL is read with an index in private memory instead (no locks, nothing created).
 #pragma once
 
 #include <SQLiteCpp/Database.h>

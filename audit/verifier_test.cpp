@@ -1,6 +1,9 @@
 // One test per kind of damage, each asserting the exact kind and seq the verifier reports.
 #include "audit/verifier.h"
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <SQLiteCpp/Database.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -248,6 +251,53 @@ TEST_F(VerifierTest, WalDeletedBeforeCheckpointing) {
   EXPECT_FALSE(std::filesystem::exists(copy + "-wal"));  // opened immutable: nothing created beside it
   EXPECT_FALSE(std::filesystem::exists(copy + "-shm"));
   ASSERT_THAT((*log)->Close(), IsOk());
+}
+
+TEST_F(VerifierTest, ACopyWithItsWalIsReadInADirectoryWhereNothingCanBeCreated) {
+  // An auditor's copy of the database and its -wal in a read-only directory: SQLite's shared-memory
+  // index (-shm) cannot be created there. Root may write anywhere, so then the check runs in a child
+  // that has become "nobody".
+  auto log = AuditLog::Open(f_.Options());
+  ASSERT_THAT(log, IsOk());
+  for (int i = 21; i <= 24; ++i) ASSERT_THAT(AppendAndWait(**log, {Record(i)}), IsOk());
+  char tmpl[] = "/tmp/keyward-ro-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::filesystem::copy_file(f_.db(), dir + "/audit.db");
+  std::filesystem::copy_file(f_.db() + "-wal", dir + "/audit.db-wal");
+  ASSERT_THAT((*log)->Close(), IsOk());
+  ::chmod((dir + "/audit.db").c_str(), 0644);
+  ::chmod((dir + "/audit.db-wal").c_str(), 0644);
+  ::chmod(dir.c_str(), 0555);
+  VerifyOptions o;
+  o.trusted_keys = {f_.verifier()};
+  o.kept_checkpoints = Exported();
+  // 0: verified, 24 entries, no problem; 1: a problem; 2: could not be read; 3: wrong count.
+  auto check = [&]() -> int {
+    auto r = VerifyLog(dir + "/audit.db", o);
+    if (!r.has_value()) return 2;
+    if (!r->problems.empty()) return 1;
+    return r->entries_checked == 24 ? 0 : 3;  // the four entries only in the WAL included
+  };
+  int outcome = 0;
+  if (::geteuid() == 0) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(4);
+      ::_exit(check());
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    outcome = WEXITSTATUS(status);
+  } else {
+    outcome = check();
+  }
+  EXPECT_EQ(outcome, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/audit.db-shm"));
+  ::chmod(dir.c_str(), 0755);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(VerifierTest, AlteredCheckpointSignature) {

@@ -61,7 +61,8 @@ Commands:
                checkpoint), or a consistency proof between two tree sizes, as JSON.
   check-proof  Verify a proof printed by prove against a signed checkpoint and trusted keys, without the log.
 
-Databases are opened read-only and never changed. A copied database works without its -wal file.
+Databases are opened read-only and never changed. A copied database works without its -wal file,
+and with it in a read-only directory.
 
 Exit codes:
   0  everything verified (verify, check-proof) / the command succeeded
