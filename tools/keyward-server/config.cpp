@@ -133,6 +133,53 @@ http::Authenticator::Throttle MakeThrottle(const AuthLimits& limits) {
   return t;
 }
 
+// An environment provider must not expose a variable that holds another provider's credential (a
+// {"env": NAME} reference): whoever may read it would get the Vault or Databricks token itself.
+void CheckEnvironmentExposesNoCredential(const Json& providers, SchemaReader& r) {
+  struct Held {
+    std::string name, provider, pointer;
+  };
+  std::vector<Held> held;
+  for (std::size_t i = 0; i < providers.size(); ++i) {
+    const Json& section = providers[i];
+    if (!section.is_object() || StringMember(section, "type", "") == "environment") continue;
+    const std::string id = StringMember(section, "id", "");
+    std::function<void(const Json&, const std::string&)> walk = [&](const Json& j, const std::string& ptr) {
+      if (!j.is_object()) return;
+      for (const auto& [k, v] : j.items()) {
+        if (k == "env" && v.is_string()) {
+          held.push_back({v.get<std::string>(), id, JsonPointerJoin(ptr, k)});
+        } else {
+          walk(v, JsonPointerJoin(ptr, k));
+        }
+      }
+    };
+    walk(section, JsonPointerJoin("/providers", i));
+  }
+  for (std::size_t i = 0; i < providers.size(); ++i) {
+    const Json& section = providers[i];
+    if (!section.is_object() || StringMember(section, "type", "") != "environment") continue;
+    const std::string base = JsonPointerJoin("/providers", i);
+    const std::string prefix = StringMember(section, "prefix", "");
+    const auto allow = section.find("allow");
+    for (const Held& h : held) {
+      std::string where;
+      if (!prefix.empty() && h.name.rfind(prefix, 0) == 0) where = base + "/prefix";
+      if (allow != section.end() && allow->is_array()) {
+        for (std::size_t j = 0; j < allow->size(); ++j) {
+          if ((*allow)[j].is_string() && (*allow)[j].get<std::string>() == h.name) where = JsonPointerJoin(base + "/allow", j);
+        }
+      }
+      if (!where.empty()) {
+        r.Error(where, "exposes-credential",
+                "this environment provider would expose " + h.name + ", which holds the credential of provider '" +
+                    h.provider + "' (" + h.pointer + "): anyone allowed to read it would get that credential; "
+                    "rename the variable or narrow the prefix");
+      }
+    }
+  }
+}
+
 std::vector<Diagnostic> CrossCheckProviders(const policy::Policy& policy,
                                             const std::map<std::string, ConfiguredProvider>& configured) {
   std::vector<Diagnostic> problems;
@@ -259,6 +306,7 @@ Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* erro
         }
       };
       for (Json& section : c.providers) resolve_files(section);
+      CheckEnvironmentExposesNoCredential(c.providers, r);
     }
     // principals: one id per principal, one principal per credential
     if (const Json* principals = r.Array(root, "", "principals", true, true)) {

@@ -346,6 +346,26 @@ const std::vector<ErrorCase>& ErrorCases() {
       {"PolicyEmpty", [](Json& j) { j["policy"] = ""; }, "/policy", "expected a path, got an empty string"},
       {"ProvidersMissing", [](Json& j) { j.erase("providers"); }, "", "missing required field 'providers'"},
       {"ProviderNotAnObject", [](Json& j) { j["providers"] = {"vault"}; }, "/providers/0", "expected an object (a provider section)"},
+      // an environment provider exposing another provider's credential
+      {"EnvPrefixExposesAVaultToken",
+       [](Json& j) {
+         j["providers"] = Json::parse(R"([{"id": "vault", "type": "vault", "auth": {"method": "token", "token": {"env": "KW_VAULT_TOKEN"}}},
+                                          {"id": "env", "type": "environment", "prefix": "KW_"}])");
+       },
+       "/providers/1/prefix", "would expose KW_VAULT_TOKEN, which holds the credential of provider 'vault' (/providers/0/auth/token/env)"},
+      {"EnvAllowExposesADatabricksToken",
+       [](Json& j) {
+         j["providers"] = Json::parse(R"([{"id": "env", "type": "environment", "allow": ["HOME", "DBX_TOKEN"]},
+                                          {"id": "dbx", "type": "databricks", "token": {"env": "DBX_TOKEN"}}])");
+       },
+       "/providers/0/allow/1", "would expose DBX_TOKEN, which holds the credential of provider 'dbx' (/providers/1/token/env)"},
+      {"EnvAllowExposesAnAppRoleSecretId",
+       [](Json& j) {
+         j["providers"] = Json::parse(R"([{"id": "v", "type": "vault", "auth": {"method": "approle", "role_id": {"file": "r"},
+                                                                               "secret_id": {"env": "APP_SECRET"}}},
+                                          {"id": "env", "type": "environment", "allow": ["APP_SECRET"]}])");
+       },
+       "/providers/1/allow/0", "holds the credential of provider 'v' (/providers/0/auth/secret_id/env)"},
       // principals
       {"PrincipalsMissing", [](Json& j) { j.erase("principals"); }, "", "missing required field 'principals'"},
       {"PrincipalNotAnObject", [](Json& j) { j["principals"] = {"etl"}; }, "/principals/0", "expected an object"},
