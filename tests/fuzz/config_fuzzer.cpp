@@ -97,7 +97,7 @@ void CheckLoaded(const Config& c) {
   http::Authenticator auth(c.principals, MakeThrottle(c.auth));
   for (const http::PrincipalCredentials& p : c.principals) {
     for (const std::string& i : p.certificates) {
-      const auto v = auth.Authenticate("", {i}, "192.0.2.1");
+      const auto v = auth.Authenticate(std::nullopt, {i}, "192.0.2.1");  // no Authorization header
       FUZZ_CHECK(v.outcome == http::Authenticator::Outcome::kOk && v.principal == p.id,
                  "certificate identity '%s' does not authenticate principal '%s'", i.c_str(), p.id.c_str());
     }
