@@ -53,6 +53,21 @@ Result<Checkpoint> ParseCheckpoint(std::string_view text) {
   return c;
 }
 
+namespace {
+
+// The end of the signature lines ("— ...\n") that start at `pos` (== pos when there are none), or npos
+// when the last of them is still being written (no "\n" yet).
+std::size_t SignaturesEnd(std::string_view file, std::size_t pos) {
+  while (file.substr(pos, 4) == "\xE2\x80\x94 ") {
+    const std::size_t eol = file.find('\n', pos);
+    if (eol == std::string_view::npos) return std::string_view::npos;
+    pos = eol + 1;
+  }
+  return pos;
+}
+
+}  // namespace
+
 std::vector<std::string> SplitNotes(std::string_view file) {
   // Each note is a text block, a blank line, and signature lines ("— ..."); the export file puts one more
   // blank line after each. A note counts once its last signature line is complete (ends with "\n"): a note
@@ -62,12 +77,8 @@ std::vector<std::string> SplitNotes(std::string_view file) {
   while (start < file.size()) {
     const std::size_t blank = file.find("\n\n", start);
     if (blank == std::string_view::npos) break;
-    std::size_t pos = blank + 2;
-    while (file.substr(pos, 4) == "\xE2\x80\x94 ") {
-      const std::size_t eol = file.find('\n', pos);
-      if (eol == std::string_view::npos) return notes;  // a signature line still being written
-      pos = eol + 1;
-    }
+    std::size_t pos = SignaturesEnd(file, blank + 2);
+    if (pos == std::string_view::npos) return notes;  // a signature line still being written
     if (pos != blank + 2) notes.emplace_back(file.substr(start, pos - start));
     if (pos < file.size() && file[pos] == '\n') ++pos;  // the export file's terminator
     start = pos;
@@ -80,12 +91,8 @@ std::size_t WholeRecordsPrefix(std::string_view file) {
   while (start < file.size()) {
     const std::size_t blank = file.find("\n\n", start);
     if (blank == std::string_view::npos) break;
-    std::size_t pos = blank + 2;
-    while (file.substr(pos, 4) == "\xE2\x80\x94 ") {
-      const std::size_t eol = file.find('\n', pos);
-      if (eol == std::string_view::npos) return whole;
-      pos = eol + 1;
-    }
+    const std::size_t pos = SignaturesEnd(file, blank + 2);
+    if (pos == std::string_view::npos) return whole;
     if (pos == blank + 2) {  // a blank line with no signature after it: not a record boundary
       start = pos;
       continue;

@@ -73,6 +73,18 @@ class VerifierTest : public ::testing::Test {
 
   std::vector<std::string> Exported() { return SplitNotes(*ReadFile(f_.export_path(), 1 << 20)); }
 
+  // Verifies seqs from..to row by row.
+  VerifyReport VerifyRange(std::int64_t from, std::int64_t to, std::vector<std::string> kept = {}) {
+    VerifyOptions o;
+    o.trusted_keys = {f_.verifier()};
+    o.kept_checkpoints = std::move(kept);
+    o.from = from;
+    o.to = to;
+    auto r = VerifyLog(f_.db(), o);
+    EXPECT_THAT(r, IsOk());
+    return r.has_value() ? *r : VerifyReport{};
+  }
+
   std::string Entry(std::int64_t seq) {
     SQLite::Database db(f_.db());
     SQLite::Statement q(db, "SELECT entry FROM entries WHERE seq = ?");
@@ -340,25 +352,17 @@ TEST_F(VerifierTest, RangeVerificationChecksRowsInTheRangeAndTheCheckpointsThatC
   std::string e = Entry(12);
   e.replace(e.find("password-12"), 11, "password-99");
   SetEntry(12, e);
-  VerifyOptions o;
-  o.trusted_keys = {f_.verifier()};
-  o.from = 11;
-  o.to = 13;
-  auto r = VerifyLog(f_.db(), o);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_EQ(r->entries_checked, 3);
+  VerifyReport r = VerifyRange(11, 13);
+  EXPECT_EQ(r.entries_checked, 3);
   // Rows 14 and 15 are read as leaves so that checkpoint 15, the first to cover the range, is compared;
   // checkpoint 20 is not.
-  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kModifiedEntry, 12), P(ProblemKind::kCheckpointMismatch, 15)));
-  EXPECT_EQ(r->checkpoints_valid, 2);
-  EXPECT_EQ(r->checkpoints_not_compared, 1);
+  EXPECT_THAT(r.problems, ElementsAre(P(ProblemKind::kModifiedEntry, 12), P(ProblemKind::kCheckpointMismatch, 15)));
+  EXPECT_EQ(r.checkpoints_valid, 2);
+  EXPECT_EQ(r.checkpoints_not_compared, 1);
   // Entry 12 is before this range, but every checkpoint from 15 on commits to it.
-  o.from = 13;
-  o.to = 20;
-  r = VerifyLog(f_.db(), o);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_EQ(r->entries_checked, 8);
-  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kCheckpointMismatch, 15), P(ProblemKind::kCheckpointMismatch, 20)));
+  r = VerifyRange(13, 20);
+  EXPECT_EQ(r.entries_checked, 8);
+  EXPECT_THAT(r.problems, ElementsAre(P(ProblemKind::kCheckpointMismatch, 15), P(ProblemKind::kCheckpointMismatch, 20)));
 }
 
 TEST_F(VerifierTest, RangeEndingBeforeARewriteWithARecomputedChainStillSeesIt) {
@@ -381,50 +385,29 @@ TEST_F(VerifierTest, RangeEndingBeforeARewriteWithARecomputedChainStillSeesIt) {
       u.exec();
     }
   }
-  VerifyOptions o;
-  o.trusted_keys = {f_.verifier()};
-  o.to = 12;
-  auto r = VerifyLog(f_.db(), o);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kCheckpointMismatch, 15)));
-  o.from = 11;
-  r = VerifyLog(f_.db(), o);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kCheckpointMismatch, 15)));
+  EXPECT_THAT(VerifyRange(1, 12).problems, ElementsAre(P(ProblemKind::kCheckpointMismatch, 15)));
+  EXPECT_THAT(VerifyRange(11, 12).problems, ElementsAre(P(ProblemKind::kCheckpointMismatch, 15)));
 }
 
 TEST_F(VerifierTest, RangeStillReportsACheckpointBeyondTheEndOfTheLog) {
   const auto kept = Exported();
   Sql(f_.db(), "DELETE FROM entries WHERE seq > 17; DELETE FROM checkpoints WHERE size > 17;");
-  VerifyOptions o;
-  o.trusted_keys = {f_.verifier()};
-  o.kept_checkpoints = kept;
   for (const auto& [from, to] : {std::pair<std::int64_t, std::int64_t>{1, 4}, {2, INT64_MAX}, {16, 17}}) {
-    o.from = from;
-    o.to = to;
-    auto r = VerifyLog(f_.db(), o);
-    ASSERT_THAT(r, IsOk());
-    EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kTruncatedOrRolledBack, 20))) << from << ".." << to;
+    EXPECT_THAT(VerifyRange(from, to, kept).problems, ElementsAre(P(ProblemKind::kTruncatedOrRolledBack, 20)))
+        << from << ".." << to;
   }
 }
 
 TEST_F(VerifierTest, RangeAfterAMissingRowReportsThatRowOnly) {
   Sql(f_.db(), "DELETE FROM entries WHERE seq = 10");
-  VerifyOptions o;
-  o.trusted_keys = {f_.verifier()};
-  o.from = 11;
-  o.to = 12;
-  auto r = VerifyLog(f_.db(), o);
-  ASSERT_THAT(r, IsOk());
   // The tree misses a leaf from 10 on: checkpoint 10 (read before the range) and the first one
   // covering the range (15, reached at seq 16) do not match.
-  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kMissingEntries, 10), P(ProblemKind::kCheckpointMismatch, 10),
-                                       P(ProblemKind::kCheckpointMismatch, 15)));
+  EXPECT_THAT(VerifyRange(11, 12).problems,
+              ElementsAre(P(ProblemKind::kMissingEntries, 10), P(ProblemKind::kCheckpointMismatch, 10),
+                          P(ProblemKind::kCheckpointMismatch, 15)));
   // Without checkpoints to compare, the chain's starting point is still the last row before the range.
   Sql(f_.db(), "DELETE FROM checkpoints");
-  r = VerifyLog(f_.db(), o);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_THAT(r->problems, ElementsAre(P(ProblemKind::kMissingEntries, 10)));
+  EXPECT_THAT(VerifyRange(11, 12).problems, ElementsAre(P(ProblemKind::kMissingEntries, 10)));
 }
 
 TEST_F(VerifierTest, StoredCheckpointInAnotherSizesRowIsABadSignature) {

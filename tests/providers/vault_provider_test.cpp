@@ -85,6 +85,18 @@ class VaultTest : public ::testing::Test {
 
   void Advance(std::int64_t seconds) { skew_s_ += seconds; }
 
+  // An AppRole provider (tokens of 1200 s) that has logged in once.
+  std::unique_ptr<RemoteProvider> LoggedInWithAppRole() {
+    vault_.AddAppRole("role-1", "secret-1", 1200);
+    auto p = Make(Options(AppRole("role-1", "secret-1")));
+    EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
+    return p;
+  }
+  void ExpectRenewalsAndLogins(int renewals, int logins) {
+    EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/token/renew-self"), renewals);
+    EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/approle/login"), logins);
+  }
+
   VaultDouble vault_;
   std::shared_ptr<http::IoRuntime> runtime_ = http::IoRuntime::Start();
   std::string token_;
@@ -605,41 +617,32 @@ TEST_F(VaultTest, AppRoleLogsInOnceAndTakesTheTtlFromAuthLeaseDuration) {
 }
 
 TEST_F(VaultTest, AppRoleLogsInAgainWhenRenewalFails) {
-  vault_.AddAppRole("role-1", "secret-1", 1200);
-  auto p = Make(Options(AppRole("role-1", "secret-1")));
-  ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
+  auto p = LoggedInWithAppRole();
   vault_.FailRenewals(true);
   Advance(900);
   ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
-  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/token/renew-self"), 1);
-  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/approle/login"), 2);
+  ExpectRenewalsAndLogins(1, 2);
 }
 
 TEST_F(VaultTest, ARenewalThatGrantsNothingIsNotANeverExpiringToken) {
   // At the end of its maximum TTL Vault renews for 0 s: a login must follow, not a token taken as
   // never expiring (whose renewal timer would stop for good).
-  vault_.AddAppRole("role-1", "secret-1", 1200);
-  auto p = Make(Options(AppRole("role-1", "secret-1")));
-  ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
+  auto p = LoggedInWithAppRole();
   vault_.RewriteNext("auth/token/renew-self", "/auth/lease_duration", 0);
   Advance(810);
   ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
-  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/token/renew-self"), 1);
-  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/approle/login"), 2);
+  ExpectRenewalsAndLogins(1, 2);
 }
 
 TEST_F(VaultTest, ARenewalCappedByTheMaximumTtlIsTheLastOne) {
-  vault_.AddAppRole("role-1", "secret-1", 1200);
-  auto p = Make(Options(AppRole("role-1", "secret-1")));
-  ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
+  auto p = LoggedInWithAppRole();
   vault_.RewriteNext("auth/token/renew-self", "/auth/lease_duration", 100);  // asked for 1200
   Advance(810);
   ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
-  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/token/renew-self"), 1);
+  ExpectRenewalsAndLogins(1, 1);
   Advance(70);  // past two thirds of the 100 s granted: log in again rather than renew to ever less
   ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
-  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/token/renew-self"), 1);
-  EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/approle/login"), 2);
+  ExpectRenewalsAndLogins(1, 2);
 }
 
 TEST_F(VaultTest, ARevokedTokenFromAFileIsReplacedByTheNextOneWrittenThere) {
