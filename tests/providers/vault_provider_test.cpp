@@ -92,6 +92,14 @@ class VaultTest : public ::testing::Test {
     EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
     return p;
   }
+  // A provider whose token is read from the file at `path`, warmed up.
+  std::unique_ptr<RemoteProvider> WarmedUpWithTokenFile(const std::string& path) {
+    VaultAuthOptions auth = TokenAuth(token_);
+    auth.token_source = CredentialSource{CredentialSource::Kind::kFile, path};
+    auto p = Make(Options(std::move(auth)));
+    WarmUp(*p);
+    return p;
+  }
   void ExpectRenewalsAndLogins(int renewals, int logins) {
     EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/token/renew-self"), renewals);
     EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/approle/login"), logins);
@@ -578,10 +586,7 @@ TEST_F(VaultTest, ADestroyedProviderCallsNothingItWasGiven) {
 TEST_F(VaultTest, ATokenFileIsReadAgainWhenRenewalFails) {
   TempDir dir;
   const std::string path = dir.Write("token", token_ + "\n");
-  VaultAuthOptions auth = TokenAuth(token_);
-  auth.token_source = CredentialSource{CredentialSource::Kind::kFile, path};
-  auto p = Make(Options(std::move(auth)));
-  WarmUp(*p);
+  auto p = WarmedUpWithTokenFile(path);
   vault_.FailRenewals(true);
   const std::string rotated = vault_.CreateToken(3600);
   std::ofstream(path) << rotated << "\n";
@@ -648,10 +653,7 @@ TEST_F(VaultTest, ARenewalCappedByTheMaximumTtlIsTheLastOne) {
 TEST_F(VaultTest, ARevokedTokenFromAFileIsReplacedByTheNextOneWrittenThere) {
   TempDir dir;
   const std::string path = dir.Write("token", token_ + "\n");
-  VaultAuthOptions auth = TokenAuth(token_);
-  auth.token_source = CredentialSource{CredentialSource::Kind::kFile, path};
-  auto p = Make(Options(std::move(auth)));
-  WarmUp(*p);
+  auto p = WarmedUpWithTokenFile(path);
   vault_.RevokeToken(token_);
   EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), StatusIs(StatusCode::kUnauthenticated));
   // A mount not looked up yet: its lookup's 403 names the invalid token, it is not a denial.
