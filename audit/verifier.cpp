@@ -61,6 +61,18 @@ class Verifier {
   const CompactRange& tree() const { return tree_; }
   std::multimap<std::uint64_t, Expectation>& expectations() { return expectations_; }
 
+  // The tree over every row read, in order, whether or not it is in the range checked row by row: a
+  // checkpoint commits to all the entries before it.
+  void AddLeaf(std::string_view entry) {
+    tree_.Append(LeafHash(entry));
+    auto [lo, hi] = expectations_.equal_range(tree_.size());
+    if (lo != hi) {
+      const Digest root = tree_.Root();
+      for (auto it = lo; it != hi; ++it) Compare(it->second, root);
+      expectations_.erase(lo, hi);
+    }
+  }
+
  private:
   void Report(ProblemKind kind, std::int64_t seq, std::int64_t last, std::string detail) {
     report_->problems.push_back(Problem{kind, seq, last, std::move(detail)});
@@ -125,8 +137,10 @@ class Verifier {
     const bool have_prev_chain = prev ? prev->chain_ok : true;
     const Digest prev_stored = prev ? prev->chain : base_chain_;
     const Digest via_recomputed = ChainNext(recomputed_, row.entry_hash);
-    const bool holds = row.chain_ok && ((have_prev_chain && ChainNext(prev_stored, row.entry_hash) == row.chain) ||
-                                        via_recomputed == row.chain);
+    bool holds = row.chain_ok && via_recomputed == row.chain;
+    if (row.chain_ok && !holds && have_prev_chain && prev_stored != recomputed_) {  // else the same hash again
+      holds = ChainNext(prev_stored, row.entry_hash) == row.chain;
+    }
     if (!row.chain_ok) {
       Report(ProblemKind::kBrokenChain, row.seq, row.seq, "the stored chain value is not 32 bytes");
     } else if (!holds && !(gap || flagged || prev_chain_suspect_)) {
@@ -151,20 +165,6 @@ class Verifier {
     prev_chain_suspect_ = chain_value_suspect;
   }
 
- public:
-  // The tree over every row read, in order, whether or not it is in the range checked row by row: a
-  // checkpoint commits to all the entries before it.
-  void AddLeaf(std::string_view entry) {
-    tree_.Append(LeafHash(entry));
-    auto [lo, hi] = expectations_.equal_range(tree_.size());
-    if (lo != hi) {
-      const Digest root = tree_.Root();
-      for (auto it = lo; it != hi; ++it) Compare(it->second, root);
-      expectations_.erase(lo, hi);
-    }
-  }
-
- private:
 
   void Compare(const Expectation& e, const Digest& root) {
     const auto size = static_cast<std::int64_t>(e.checkpoint.size);
