@@ -189,6 +189,29 @@ TEST_F(AuditCliTest, VerifyUsageAndUnreadableFiles) {
   EXPECT_EQ(Audit({"verify", f_.db(), "--key", pub_, "--from", "5", "--to", "2"}).exit_code, 2);
 }
 
+TEST_F(AuditCliTest, AKeptCheckpointFileWithADamagedOrCutShortNoteIsRefused) {
+  const std::string exported = *ReadFile(f_.export_path(), 1 << 20);  // notes of sizes 3 and 6
+  ::keyward::testing::TempDir dir;
+  // The first note's signature line damaged: without it the note is not a note, and it must not
+  // silently drop out of the check.
+  std::string damaged = exported;
+  damaged.replace(damaged.find("\xE2\x80\x94 "), 4, "-- ");
+  const auto r = Audit({"verify", f_.db(), "--key", pub_, "--checkpoint", dir.Write("damaged.notes", damaged)});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("damaged.notes: bytes 0.."));
+  EXPECT_THAT(r.err, HasSubstr("are not a whole signed note"));
+  // The second note cut short (a copy taken while the server was appending it).
+  const auto cut = Audit({"verify", f_.db(), "--key", pub_, "--checkpoint",
+                          dir.Write("cut.notes", exported.substr(0, exported.size() - 30))});
+  EXPECT_EQ(cut.exit_code, 2);
+  EXPECT_THAT(cut.err, HasSubstr("cut.notes: the last"));
+  // Whole notes, with or without the blank line after each, are fine.
+  const auto notes = audit::SplitNotes(exported);
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_EQ(Audit({"verify", f_.db(), "--key", pub_, "--checkpoint", dir.Write("bare.notes", notes[0] + notes[1])}).exit_code, 0);
+  EXPECT_EQ(Audit({"verify", f_.db(), "--key", pub_, "--checkpoint", f_.export_path()}).exit_code, 0);
+}
+
 TEST_F(AuditCliTest, VerifyNeverChangesTheDatabase) {
   // A copy without its -wal: opened immutable, so nothing at all may appear or change beside it.
   const std::string copy = f_.dir() + "/copy.db";

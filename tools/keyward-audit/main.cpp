@@ -102,6 +102,24 @@ Result<std::vector<std::string>> LoadNotes(const std::vector<std::string>& files
     KEYWARD_ASSIGN_OR_RETURN(const std::string text, keyward::ReadFile(f, std::size_t{1} << 30));
     const auto in_file = audit::SplitNotes(text);
     if (in_file.empty()) return Status::InvalidArgument(f + " holds no complete signed note");
+    // Every byte must belong to a note (each optionally followed by the blank line an export file puts
+    // after it): a damaged or cut-short note is evidence that cannot be checked, never something to skip.
+    std::size_t pos = 0;
+    for (const std::string& n : in_file) {
+      const std::size_t at = text.find(n, pos);
+      if (at != pos) {
+        return Status::InvalidArgument(f + ": bytes " + std::to_string(pos) + ".." + std::to_string(at) +
+                                       " are not a whole signed note (damaged?); a checkpoint you kept must be checked, "
+                                       "not skipped");
+      }
+      pos += n.size();
+      if (pos < text.size() && text[pos] == '\n') ++pos;
+    }
+    if (text.find_first_not_of(" \t\r\n", pos) != std::string::npos) {
+      return Status::InvalidArgument(f + ": the last " + std::to_string(text.size() - pos) +
+                                     " bytes are not a whole signed note (cut short while the server wrote it, or "
+                                     "damaged); remove them if they are a partial note, or use a later copy");
+    }
     notes.insert(notes.end(), in_file.begin(), in_file.end());
   }
   return notes;
