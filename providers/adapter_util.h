@@ -19,6 +19,11 @@ std::string OpContext(ProviderType type, std::string_view id, std::string_view o
 // "[redacted]": for statuses built while a value was in flight, in case a server echoed it.
 Status Scrub(Status s, std::string_view value);
 
+// Whether a server's own error text may be quoted in a Status built from its answer. Not for the answer
+// to a request that carried secret values: a server may echo them, cut short or escaped in ways no
+// redaction (Scrub) can be sure to catch, so that text is left out altogether.
+enum class ServerText { kQuote, kOmit };
+
 // A server answer that is not what the API documents.
 Status Malformed(const std::string& context, std::string_view what);
 

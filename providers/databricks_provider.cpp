@@ -18,11 +18,7 @@ namespace {
 
 constexpr std::string_view kApi = "/api/2.0/secrets/";
 
-// Whether the server's message may be quoted in a Status. Not for the answer to a put: a server may
-// echo the value, cut or escaped in ways no redaction can be sure to catch, so the message is left out
-// (and an error code that is not a plain upper-case token too).
-enum class ServerText { kQuote, kOmit };
-
+// An error code that is a plain upper-case token (kept even under ServerText::kOmit).
 bool IsPlainCode(std::string_view code) {
   return std::all_of(code.begin(), code.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; });
 }
@@ -31,9 +27,8 @@ bool IsPlainCode(std::string_view code) {
 Status DatabricksStatus(const Response& r, const std::string& ctx, ServerText text = ServerText::kQuote) {
   auto parsed = ParseJson(r.body.view(), kSecretDocument);
   WipedJson body(parsed.has_value() ? std::move(*parsed) : Json());
-  std::string code, message;
-  code = StringMember(body.get(), "error_code", "");
-  message = StringMember(body.get(), "message", "");
+  std::string code = StringMember(body.get(), "error_code", "");
+  std::string message = StringMember(body.get(), "message", "");
   if (text == ServerText::kOmit) {
     if (!IsPlainCode(code)) code.clear();
     if (!message.empty()) message = "the message is left out: the request carried a secret value";

@@ -13,11 +13,12 @@ namespace keyward::providers {
 
 EnvironmentProvider::EnvironmentProvider(EnvironmentOptions options) : options_(std::move(options)) {}
 
+bool PrefixExposes(std::string_view prefix, std::string_view name) {
+  return !prefix.empty() && name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0;
+}
+
 bool EnvironmentProvider::Exposes(std::string_view name) const {
-  if (!options_.prefix.empty() && name.size() > options_.prefix.size() &&
-      name.compare(0, options_.prefix.size(), options_.prefix) == 0) {
-    return true;
-  }
+  if (PrefixExposes(options_.prefix, name)) return true;
   return std::find(options_.allow.begin(), options_.allow.end(), name) != options_.allow.end();
 }
 

@@ -15,11 +15,15 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/provider.h"
 
 namespace keyward::providers {
+
+// Whether a (non-empty) prefix rule exposes `name`: it starts with the prefix and is longer.
+bool PrefixExposes(std::string_view prefix, std::string_view name);
 
 struct EnvironmentOptions {
   std::string id;

@@ -63,11 +63,6 @@ bool NamesInvalidToken(const Response& r) {
   return Contains(VaultErrors(body.get()), "invalid token");
 }
 
-// Whether the server's own error text may be quoted in a Status. Not for the answer to a request that
-// carried secret values: a server may echo them, cut or escaped in ways no redaction can be sure to
-// catch, so that text is left out altogether.
-enum class ServerText { kQuote, kOmit };
-
 // Vault's answer `r` (not 2xx) as a Status.
 Status VaultStatus(const Response& r, const std::string& ctx, ServerText text = ServerText::kQuote) {
   WipedJson body(ParseOrNull(r));

@@ -15,6 +15,7 @@
 #include "core/file.h"
 #include "core/utf8.h"
 #include "policy/loader.h"
+#include "providers/environment_provider.h"
 
 namespace keyward::server {
 namespace {
@@ -164,7 +165,7 @@ void CheckEnvironmentExposesNoCredential(const Json& providers, SchemaReader& r)
     const auto allow = section.find("allow");
     for (const Held& h : held) {
       std::string where;
-      if (!prefix.empty() && h.name.rfind(prefix, 0) == 0) where = base + "/prefix";
+      if (providers::PrefixExposes(prefix, h.name)) where = base + "/prefix";
       if (allow != section.end() && allow->is_array()) {
         for (std::size_t j = 0; j < allow->size(); ++j) {
           if ((*allow)[j].is_string() && (*allow)[j].get<std::string>() == h.name) where = JsonPointerJoin(base + "/allow", j);

@@ -216,6 +216,17 @@ TEST_F(ConfigTest, RelativePathsAreRelativeToTheConfigurationsDirectory) {
   EXPECT_EQ(c->providers[1]["x"][0]["file"], "in-an-array");  // only objects are searched
 }
 
+TEST_F(ConfigTest, AnEnvironmentProviderMayExposeVariablesBesideACredential) {
+  // A prefix exposes only longer names, as the provider itself decides: VAULT_TOKEN is not exposed
+  // by the prefix "VAULT_TOKEN", nor by an allow-list that names other variables.
+  Json j = Minimal();
+  j["providers"] = Json::parse(R"([
+    {"id": "vault", "type": "vault", "auth": {"method": "token", "token": {"env": "VAULT_TOKEN"}}},
+    {"id": "env", "type": "environment", "prefix": "VAULT_TOKEN", "allow": ["VAULT_ADDR"]}
+  ])");
+  EXPECT_THAT(Load(j), IsOk()) << ::testing::PrintToString(diags_);
+}
+
 TEST_F(ConfigTest, AuthThrottleKeepsMilliseconds) {
   Json j = Minimal();
   j["auth"] = {{"max_failures", 5}, {"failure_window_ms", 1500}, {"block_ms", 86399999}};
