@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Transaction.h>
+#include <sqlite3.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "audit/checkpoint.h"
@@ -218,6 +220,114 @@ TEST_F(AuditLogTest, AFailedWriteFailsEveryProducerAndTheLogHeals) {
   ASSERT_EQ(entries.size(), 3u);
   EXPECT_EQ(entries[2].record.action, "audit.recovered");
   EXPECT_THAT(entries[2].record.detail, HasSubstr("(1 batches refused; first error: the write failed: database is locked)"));
+}
+
+// A VFS over SQLite's default one, registered as the default while it lives, that counts for write-ahead
+// log files the writes not yet followed by a successful sync. A kill -9 cannot show a missing fsync (the
+// kernel still writes what it was given); this can: whatever a callback sees was synced when it ran.
+class WalSyncProbe {
+ public:
+  WalSyncProbe() {
+    base_ = sqlite3_vfs_find(nullptr);
+    vfs_ = *base_;
+    vfs_.zName = "keyward-wal-sync-probe";
+    vfs_.szOsFile = static_cast<int>(sizeof(File)) + base_->szOsFile;
+    vfs_.pAppData = nullptr;
+    vfs_.xOpen = &Open;
+    sqlite3_vfs_register(&vfs_, 1);
+  }
+  ~WalSyncProbe() { sqlite3_vfs_unregister(&vfs_); }
+  WalSyncProbe(const WalSyncProbe&) = delete;
+  WalSyncProbe& operator=(const WalSyncProbe&) = delete;
+
+  static inline std::atomic<long> wal_writes{0};     // every write to a WAL file
+  static inline std::atomic<long> unsynced{0};       // WAL writes since the last WAL sync
+  static inline std::atomic<long> wal_syncs{0};
+
+ private:
+  struct File {
+    sqlite3_file base;
+    sqlite3_file* real;
+    bool wal;
+  };
+  static sqlite3_file* Real(sqlite3_file* f) { return reinterpret_cast<File*>(f)->real; }
+
+  static int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
+    auto* f = reinterpret_cast<File*>(file);
+    f->real = reinterpret_cast<sqlite3_file*>(f + 1);
+    f->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    const int rc = base_->xOpen(base_, name, f->real, flags, out_flags);
+    f->base.pMethods = f->real->pMethods != nullptr ? &kMethods : nullptr;
+    return rc;
+  }
+  static int Write(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
+    const int rc = Real(f)->pMethods->xWrite(Real(f), p, n, off);
+    if (rc == SQLITE_OK && reinterpret_cast<File*>(f)->wal) {
+      ++wal_writes;
+      ++unsynced;
+    }
+    return rc;
+  }
+  static int Sync(sqlite3_file* f, int flags) {
+    const int rc = Real(f)->pMethods->xSync(Real(f), flags);
+    if (rc == SQLITE_OK && reinterpret_cast<File*>(f)->wal) {
+      unsynced = 0;
+      ++wal_syncs;
+    }
+    return rc;
+  }
+
+  static inline sqlite3_vfs* base_ = nullptr;
+  sqlite3_vfs vfs_{};
+  static inline const sqlite3_io_methods kMethods = {
+      3,
+      [](sqlite3_file* f) { return Real(f)->pMethods->xClose(Real(f)); },
+      [](sqlite3_file* f, void* p, int n, sqlite3_int64 off) { return Real(f)->pMethods->xRead(Real(f), p, n, off); },
+      &Write,
+      [](sqlite3_file* f, sqlite3_int64 size) { return Real(f)->pMethods->xTruncate(Real(f), size); },
+      &Sync,
+      [](sqlite3_file* f, sqlite3_int64* size) { return Real(f)->pMethods->xFileSize(Real(f), size); },
+      [](sqlite3_file* f, int lock) { return Real(f)->pMethods->xLock(Real(f), lock); },
+      [](sqlite3_file* f, int lock) { return Real(f)->pMethods->xUnlock(Real(f), lock); },
+      [](sqlite3_file* f, int* out) { return Real(f)->pMethods->xCheckReservedLock(Real(f), out); },
+      [](sqlite3_file* f, int op, void* arg) { return Real(f)->pMethods->xFileControl(Real(f), op, arg); },
+      [](sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); },
+      [](sqlite3_file* f) { return Real(f)->pMethods->xDeviceCharacteristics(Real(f)); },
+      [](sqlite3_file* f, int page, int size, int extend, void volatile** out) {
+        return Real(f)->pMethods->xShmMap(Real(f), page, size, extend, out);
+      },
+      [](sqlite3_file* f, int offset, int n, int flags) { return Real(f)->pMethods->xShmLock(Real(f), offset, n, flags); },
+      [](sqlite3_file* f) { Real(f)->pMethods->xShmBarrier(Real(f)); },
+      [](sqlite3_file* f, int del) { return Real(f)->pMethods->xShmUnmap(Real(f), del); },
+      [](sqlite3_file* f, sqlite3_int64 off, int n, void** out) { return Real(f)->pMethods->xFetch(Real(f), off, n, out); },
+      [](sqlite3_file* f, sqlite3_int64 off, void* p) { return Real(f)->pMethods->xUnfetch(Real(f), off, p); },
+  };
+};
+
+TEST_F(AuditLogTest, AnAppendCompletesOnlyOnceItsEntriesAreSyncedToDisk) {
+  // The log is durable, not just written: the commit fsyncs the WAL (synchronous=FULL) before any
+  // producer hears of it. One append at a time, so that no later batch is being written meanwhile.
+  WalSyncProbe probe;
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  for (int i = 1; i <= 5; ++i) {
+    const long writes_before = WalSyncProbe::wal_writes;
+    const long syncs_before = WalSyncProbe::wal_syncs;
+    long unsynced_seen = -1, writes_seen = -1, syncs_seen = -1;
+    std::promise<Result<SeqRange>> done;
+    log->Append({Record(i)}, [&](Result<SeqRange> r) {
+      unsynced_seen = WalSyncProbe::unsynced;
+      writes_seen = WalSyncProbe::wal_writes;
+      syncs_seen = WalSyncProbe::wal_syncs;
+      done.set_value(std::move(r));
+    });
+    ASSERT_THAT(done.get_future().get(), IsOk());
+    EXPECT_GT(writes_seen, writes_before) << "append " << i << " wrote nothing to the WAL";
+    EXPECT_GT(syncs_seen, syncs_before) << "append " << i;
+    EXPECT_EQ(unsynced_seen, 0) << "append " << i << " completed before its WAL frames were synced";
+  }
+  ASSERT_THAT(log->Close(), IsOk());
+  EXPECT_TRUE(Verify().ok());
 }
 
 TEST_F(AuditLogTest, TheWalIsCheckpointedInTheBackground) {

@@ -28,6 +28,14 @@ TEST(Sha256Test, ConstantTimeEquals) {
   EXPECT_FALSE(ConstantTimeEquals(a, b));
   const std::vector<std::uint8_t> shorter(a.begin(), a.begin() + 31);
   EXPECT_FALSE(ConstantTimeEquals(a, shorter));
+  // Every byte counts: a digest that differs from `a` in one bit of any one byte is not `a`.
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    for (const unsigned bit : {0x01u, 0x80u}) {
+      Digest c = a;
+      c[i] = static_cast<std::uint8_t>(c[i] ^ bit);
+      EXPECT_FALSE(ConstantTimeEquals(a, c)) << "byte " << i << " bit " << bit;
+    }
+  }
 }
 
 }  // namespace

@@ -41,6 +41,29 @@ TEST(AuthenticatorTest, AnAuthorizationHeaderAloneDecidesEvenWhenEmpty) {
   }
 }
 
+TEST(AuthenticatorTest, ATokenMatchesOnlyItsWholeHash) {
+  // Tokens are looked up by the first bytes of their hash, then compared in full: a stored hash that
+  // shares every byte with the presented token's but one, wherever that byte is, does not authenticate.
+  const std::string token = MintToken();
+  const Digest hash = *ParseTokenHash(TokenHashString(token));
+  for (const std::size_t i : {std::size_t{0}, std::size_t{7}, std::size_t{8}, std::size_t{16}, hash.size() - 1}) {
+    Digest near = hash;
+    near[i] = static_cast<std::uint8_t>(near[i] ^ 0x01u);
+    Authenticator auth({PrincipalCredentials{"near", {near}, {}}}, Authenticator::Throttle{10, 1000ms, 2000ms});
+    const auto v = auth.Authenticate("Bearer " + token, {}, "10.0.0.1");
+    EXPECT_EQ(v.outcome, Authenticator::Outcome::kFailed) << "byte " << i;
+    EXPECT_EQ(v.failure, "unknown token");
+  }
+  // Among principals whose hashes share its prefix, the token names the one whose hash is its own.
+  Digest sibling = hash;
+  sibling.back() = static_cast<std::uint8_t>(sibling.back() ^ 0x80u);
+  Authenticator auth({PrincipalCredentials{"sibling", {sibling}, {}}, PrincipalCredentials{"owner", {hash}, {}}},
+                     Authenticator::Throttle{10, 1000ms, 2000ms});
+  const auto v = auth.Authenticate("Bearer " + token, {}, "10.0.0.1");
+  EXPECT_EQ(v.outcome, Authenticator::Outcome::kOk);
+  EXPECT_EQ(v.principal, "owner");
+}
+
 TEST_F(AuthThrottleTest, APeerIsBlockedAfterItsFailuresAndFreedWhenTheBlockEnds) {
   EXPECT_EQ(Try("kw_wrong", "10.0.0.1").outcome, Authenticator::Outcome::kFailed);
   EXPECT_EQ(Try("kw_wrong", "10.0.0.1").outcome, Authenticator::Outcome::kFailed);
