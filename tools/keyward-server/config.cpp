@@ -6,6 +6,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -16,6 +17,7 @@
 #include "core/utf8.h"
 #include "policy/loader.h"
 #include "providers/environment_provider.h"
+#include "providers/http/url.h"
 
 namespace keyward::server {
 namespace {
@@ -181,6 +183,34 @@ void CheckEnvironmentExposesNoCredential(const Json& providers, SchemaReader& r)
   }
 }
 
+// One Databricks provider per workspace. The policy protects a managed fabric's scope per provider id
+// (no other fabric may use that scope through that provider); a second provider on the same workspace
+// would reach the same scope under another id, past that protection. Workspaces are compared by
+// host (without case or a trailing dot), port and path, as the URL names them: two host names for one
+// workspace cannot be told apart here.
+void CheckOneProviderPerWorkspace(const Json& providers, SchemaReader& r) {
+  std::map<std::string, std::pair<std::string, std::string>> seen;  // workspace -> (id, pointer)
+  for (std::size_t i = 0; i < providers.size(); ++i) {
+    const Json& section = providers[i];
+    if (!section.is_object() || StringMember(section, "type", "") != "databricks") continue;
+    auto origin = http::ParseUrl(StringMember(section, "workspace_url", ""));
+    if (!origin.has_value()) continue;  // reported by the provider's own checks
+    std::string host = origin->host;
+    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!host.empty() && host.back() == '.') host.pop_back();
+    const std::string workspace = host + ":" + origin->port + origin->base_path;
+    const std::string ptr = JsonPointerJoin("/providers", i);
+    const std::string id = StringMember(section, "id", "");
+    if (auto [first, fresh] = seen.emplace(workspace, std::make_pair(id, ptr)); !fresh) {
+      r.Error(ptr + "/workspace_url", "workspace-twice",
+              "provider '" + Printable(id) + "' addresses the same Databricks workspace as provider '" +
+                  Printable(first->second.first) + "' (" + first->second.second +
+                  "): a managed fabric's scope is protected per provider, and a second provider would reach it "
+                  "under another id; use one provider per workspace");
+    }
+  }
+}
+
 std::vector<Diagnostic> CrossCheckProviders(const policy::Policy& policy,
                                             const std::map<std::string, ConfiguredProvider>& configured) {
   std::vector<Diagnostic> problems;
@@ -308,6 +338,7 @@ Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* erro
       };
       for (Json& section : c.providers) resolve_files(section);
       CheckEnvironmentExposesNoCredential(c.providers, r);
+      CheckOneProviderPerWorkspace(c.providers, r);
     }
     // principals: one id per principal, one principal per credential
     if (const Json* principals = r.Array(root, "", "principals", true, true)) {

@@ -227,6 +227,16 @@ TEST_F(ConfigTest, AnEnvironmentProviderMayExposeVariablesBesideACredential) {
   EXPECT_THAT(Load(j), IsOk()) << ::testing::PrintToString(diags_);
 }
 
+TEST_F(ConfigTest, DatabricksProvidersOnDifferentWorkspacesLoad) {
+  Json j = Minimal();
+  j["providers"] = Json::parse(R"([
+    {"id": "dbx-a", "type": "databricks", "workspace_url": "https://adb-1.azuredatabricks.net"},
+    {"id": "dbx-b", "type": "databricks", "workspace_url": "https://adb-2.azuredatabricks.net"},
+    {"id": "dbx-c", "type": "databricks", "workspace_url": "https://adb-1.azuredatabricks.net:8443"}
+  ])");
+  EXPECT_THAT(Load(j), IsOk()) << ::testing::PrintToString(diags_);
+}
+
 TEST_F(ConfigTest, AuthThrottleKeepsMilliseconds) {
   Json j = Minimal();
   j["auth"] = {{"max_failures", 5}, {"failure_window_ms", 1500}, {"block_ms", 86399999}};
@@ -377,6 +387,16 @@ const std::vector<ErrorCase>& ErrorCases() {
                                           {"id": "env", "type": "environment", "allow": ["APP_SECRET"]}])");
        },
        "/providers/1/allow/0", "holds the credential of provider 'v' (/providers/0/auth/secret_id/env)"},
+      // one Databricks provider per workspace, however the URL spells it
+      {"TwoDatabricksProvidersOnOneWorkspace",
+       [](Json& j) {
+         j["providers"] = Json::parse(R"([{"id": "dbx-trial", "type": "databricks", "workspace_url": "https://adb-1.azuredatabricks.net"},
+                                          {"id": "env", "type": "environment", "allow": ["HOME"]},
+                                          {"id": "dbx-admin", "type": "databricks", "workspace_url": "https://ADB-1.azuredatabricks.net.:443/"}])");
+       },
+       "/providers/2/workspace_url",
+       "provider 'dbx-admin' addresses the same Databricks workspace as provider 'dbx-trial' (/providers/0): a managed "
+       "fabric's scope is protected per provider"},
       // principals
       {"PrincipalsMissing", [](Json& j) { j.erase("principals"); }, "", "missing required field 'principals'"},
       {"PrincipalNotAnObject", [](Json& j) { j["principals"] = {"etl"}; }, "/principals/0", "expected an object"},
