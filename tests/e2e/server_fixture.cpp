@@ -52,7 +52,9 @@ std::string Read(const std::string& path) {
 }  // namespace
 
 ServerFixture::ServerFixture()
-    : vault_(std::make_unique<doubles::VaultDouble>()), databricks_(std::make_unique<doubles::DatabricksDouble>()) {
+    : vault_(std::make_unique<doubles::VaultDouble>()),
+      databricks_(std::make_unique<doubles::DatabricksDouble>()),
+      trial_workspace_(std::make_unique<doubles::DatabricksDouble>()) {
   // Secret values: distinctive, so that finding one anywhere is proof of a leak.
   secrets_ = {"VAULT-ETL-DB-9f3a1c77", "VAULT-ETL-API-41d0be23", "VAULT-FORBIDDEN-0c1e55aa", "VAULT-APP-7d2e9b01",
               "DBX-SALES-b81c44e0",    "DBX-TRIAL-A-5e6f7a8b",   "DBX-TRIAL-B-13579bdf",     "ENV-E2E-2468ace0"};
@@ -63,10 +65,12 @@ ServerFixture::ServerFixture()
   databricks_->AddToken("dbx-pat-e2e");
   databricks_->CreateScope("sales");
   databricks_->PutSecret("sales", "salesforce", secrets_[4]);
-  databricks_->CreateScope("trial-a");
-  databricks_->PutSecret("trial-a", "k", secrets_[5]);
-  databricks_->CreateScope("trial-b");
-  databricks_->PutSecret("trial-b", "k", secrets_[6]);
+  // The trial fabrics' workspace is another one: one provider per workspace.
+  trial_workspace_->AddToken("dbx-pat-e2e");
+  trial_workspace_->CreateScope("trial-a");
+  trial_workspace_->PutSecret("trial-a", "k", secrets_[5]);
+  trial_workspace_->CreateScope("trial-b");
+  trial_workspace_->PutSecret("trial-b", "k", secrets_[6]);
 
   // Signing key, tokens, credentials as files the configuration names.
   const auto keygen = testing::Run({testing::ToolPath("keyward-audit"), "keygen", "--out", dir() + "/audit", "--name", "keyward.e2e/log"});
@@ -94,7 +98,7 @@ ServerFixture::ServerFixture()
                      {"http", {{"retry", {{"max_attempts", 1}}}}}},
                     {{"id", "dbx"}, {"type", "databricks"}, {"workspace_url", databricks_->url()}, {"allow_plain_http", true},
                      {"token", {{"file", "dbx-token"}}}},
-                    {{"id", "dbx-trial"}, {"type", "databricks"}, {"workspace_url", databricks_->url()},
+                    {{"id", "dbx-trial"}, {"type", "databricks"}, {"workspace_url", trial_workspace_->url()},
                      {"allow_plain_http", true}, {"token", {{"file", "dbx-token"}}}},
                     {{"id", "env"}, {"type", "environment"}, {"prefix", "E2E_"}}})},
       {"principals", std::move(principals)},

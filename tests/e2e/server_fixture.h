@@ -81,6 +81,7 @@ class ServerFixture {
   testing::TempDir dir_;
   std::unique_ptr<doubles::VaultDouble> vault_;
   std::unique_ptr<doubles::DatabricksDouble> databricks_;
+  std::unique_ptr<doubles::DatabricksDouble> trial_workspace_;  // dbx-trial's
   std::map<std::string, std::string> tokens_;
   std::vector<std::string> secrets_;
   Json config_;
