@@ -153,13 +153,21 @@ Authenticator::Verdict Authenticator::Authenticate(std::optional<std::string_vie
       if (!found) v.failure = "unknown token";
     }
   } else if (!identities.empty()) {
+    // Every identity is looked at: a certificate that names two principals (the subject one, a SAN
+    // another) means neither.
+    bool ambiguous = false;
     for (const std::string& id : identities) {
       if (auto it = by_identity_.find(id); it != by_identity_.end()) {
+        if (found && *found != it->second) ambiguous = true;
         found = it->second;
-        break;
       }
     }
-    if (!found) v.failure = "the client certificate maps to no principal";
+    if (ambiguous) {
+      found.reset();
+      v.failure = "the client certificate maps to more than one principal";
+    } else if (!found) {
+      v.failure = "the client certificate maps to no principal";
+    }
   } else {
     v.failure = "no credentials: send \"Authorization: Bearer <token>\" or a client certificate";
   }

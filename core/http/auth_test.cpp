@@ -41,6 +41,25 @@ TEST(AuthenticatorTest, AnAuthorizationHeaderAloneDecidesEvenWhenEmpty) {
   }
 }
 
+TEST(AuthenticatorTest, ACertificateNamingTwoPrincipalsAuthenticatesNeither) {
+  Authenticator auth({PrincipalCredentials{"etl", {}, {"CN=pipeline-etl,O=Example Corp"}},
+                      PrincipalCredentials{"srv", {}, {"DNS:etl.example.com"}}},
+                     Authenticator::Throttle{10, 1000ms, 2000ms});
+  const auto both = auth.Authenticate(std::nullopt, {"CN=pipeline-etl,O=Example Corp", "DNS:etl.example.com"}, "10.0.0.1");
+  EXPECT_EQ(both.outcome, Authenticator::Outcome::kFailed);
+  EXPECT_EQ(both.principal, "");
+  EXPECT_EQ(both.failure, "the client certificate maps to more than one principal");
+  // Two identities of one principal, or one identity that maps and one that does not, are that principal.
+  Authenticator one({PrincipalCredentials{"etl", {}, {"CN=pipeline-etl,O=Example Corp", "DNS:etl.example.com"}}},
+                    Authenticator::Throttle{10, 1000ms, 2000ms});
+  const auto same = one.Authenticate(std::nullopt, {"CN=pipeline-etl,O=Example Corp", "DNS:etl.example.com"}, "10.0.0.1");
+  EXPECT_EQ(same.outcome, Authenticator::Outcome::kOk);
+  EXPECT_EQ(same.principal, "etl");
+  const auto partly = one.Authenticate(std::nullopt, {"CN=someone-else", "DNS:etl.example.com"}, "10.0.0.1");
+  EXPECT_EQ(partly.outcome, Authenticator::Outcome::kOk);
+  EXPECT_EQ(partly.principal, "etl");
+}
+
 TEST(AuthenticatorTest, ATokenMatchesOnlyItsWholeHash) {
   // Tokens are looked up by the first bytes of their hash, then compared in full: a stored hash that
   // shares every byte with the presented token's but one, wherever that byte is, does not authenticate.

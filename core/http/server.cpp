@@ -555,6 +555,16 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& optio
         SSL_CTX_set_client_CA_list(impl->ssl_ctx->native_handle(), SSL_load_client_CA_file(options.client_ca.c_str()));
         // Ask for a certificate, verify it when given; a client without one may still use a token.
         impl->ssl_ctx->set_verify_mode(ssl::verify_peer);
+        // No session resumption: a connection's identity always comes from a certificate verified in
+        // its own handshake (not one cached from an earlier connection, under a CA file since changed).
+        // A client offering an earlier session gets a full handshake. (OpenSSL aborts a resumption
+        // when the server verifies peers without a session id context: set one all the same.)
+        SSL_CTX* native = impl->ssl_ctx->native_handle();
+        SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_options(native, SSL_OP_NO_TICKET);
+        SSL_CTX_set_num_tickets(native, 0);
+        static constexpr unsigned char kSessionContext[] = "keyward-server";
+        SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1);
       }
     } catch (const boost::system::system_error& e) {
       return Status::InvalidArgument("TLS setup failed: " + std::string(e.what()) + " (certificate " + options.certificate +

@@ -474,17 +474,28 @@ TestCa::~TestCa() = default;
 
 TestCertificate TestCa::Issue(const std::vector<std::string>& dns_names,
                               const std::vector<std::string>& ip_addresses) const {
-  Pkey key = NewKey();
   const std::string cn = dns_names.empty() ? (ip_addresses.empty() ? "server" : ip_addresses[0]) : dns_names[0];
-  Cert cert = NewCert(key.get(), cn, keys_->next_serial++);
+  std::vector<std::string> sans;
+  for (const auto& d : dns_names) sans.push_back("DNS:" + d);
+  for (const auto& ip : ip_addresses) sans.push_back("IP:" + ip);
+  return IssueLeaf(cn, sans, "serverAuth");
+}
+
+TestCertificate TestCa::IssueClient(const std::string& common_name, const std::vector<std::string>& sans) const {
+  return IssueLeaf(common_name, sans, "clientAuth");
+}
+
+TestCertificate TestCa::IssueLeaf(const std::string& common_name, const std::vector<std::string>& sans,
+                                  const std::string& extended_key_usage) const {
+  Pkey key = NewKey();
+  Cert cert = NewCert(key.get(), common_name, keys_->next_serial++);
   X509* c = cert.get();
   Check(X509_set_issuer_name(c, X509_get_subject_name(keys_->cert.get())) == 1, "issuer");
   std::string san;
-  for (const auto& d : dns_names) san += (san.empty() ? "DNS:" : ",DNS:") + d;
-  for (const auto& ip : ip_addresses) san += (san.empty() ? "IP:" : ",IP:") + ip;
+  for (const auto& n : sans) san += (san.empty() ? "" : ",") + n;
   AddExtension(c, keys_->cert.get(), NID_basic_constraints, "critical,CA:FALSE");
   AddExtension(c, keys_->cert.get(), NID_key_usage, "critical,digitalSignature");
-  AddExtension(c, keys_->cert.get(), NID_ext_key_usage, "serverAuth");
+  AddExtension(c, keys_->cert.get(), NID_ext_key_usage, extended_key_usage);
   if (!san.empty()) AddExtension(c, keys_->cert.get(), NID_subject_alt_name, san);
   AddExtension(c, keys_->cert.get(), NID_authority_key_identifier, "keyid:always");
   Check(X509_sign(c, keys_->key.get(), EVP_sha256()) > 0, "X509_sign (leaf)");

@@ -26,8 +26,13 @@ class TestCa {
   // A server certificate, valid for an hour either side of now, for `dns_names` and `ip_addresses`
   // (subjectAltName), signed by this CA.
   TestCertificate Issue(const std::vector<std::string>& dns_names, const std::vector<std::string>& ip_addresses) const;
+  // A client certificate (extended key usage clientAuth) with subject CN=`common_name` and the
+  // subjectAltNames `sans`, in OpenSSL's syntax ("DNS:etl.example.com", "URI:spiffe://example/etl").
+  TestCertificate IssueClient(const std::string& common_name, const std::vector<std::string>& sans) const;
 
  private:
+  TestCertificate IssueLeaf(const std::string& common_name, const std::vector<std::string>& sans,
+                            const std::string& extended_key_usage) const;
   struct Keys;
   std::unique_ptr<Keys> keys_;
   std::string cert_pem_;
