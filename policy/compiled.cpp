@@ -244,14 +244,17 @@ Decision CompiledPolicy::DecideScope(const AccessRequest& req) const {
     return type == ProviderType::kDatabricks ? sec.scope_folded : sec.scope;
   };
   // A deny rule that covers every key in the scope and below it denies the scope as a whole (Covers is
-  // conservative: when it cannot tell, the keys are decided one by one, as always).
-  const PathGlob here(ctx.scope.empty() ? std::string() : std::string(ctx.scope));
+  // conservative: when it cannot tell, the keys are decided one by one, as always). Databricks scopes
+  // are flat, one segment, nothing below: covering the scope is enough, and covering every scope (`*`)
+  // denies listing them all.
+  const bool flat = type == ProviderType::kDatabricks;
+  const PathGlob here(ctx.scope.empty() ? std::string(flat ? "*" : "") : std::string(ctx.scope));
   const PathGlob below(ctx.scope.empty() ? std::string("**") : std::string(ctx.scope) + "/**");
   for (std::uint32_t i = 0; i < rules_.size(); ++i) {
     const CompiledRule& rule = rules_[i];
     if (rule.effect != Effect::kDeny || !applies(rule)) continue;
     for (const CompiledSecret& sec : rule.secrets) {
-      if (sec.any || (sec.key.matches_everything() && glob(sec).Covers(here) && glob(sec).Covers(below))) {
+      if (sec.any || (sec.key.matches_everything() && glob(sec).Covers(here) && (flat || glob(sec).Covers(below)))) {
         return RuleDecision(i);
       }
     }

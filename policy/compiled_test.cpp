@@ -211,6 +211,41 @@ TEST(DecideScopeTest, ADenyRuleCoveringTheWholeSubtreeDeniesTheScope) {
   EXPECT_TRUE(scope("secret").allowed());
 }
 
+TEST(DecideScopeTest, DatabricksScopesAreFlatSoADenyOnAScopesKeysDeniesTheScope) {
+  std::vector<Diagnostic> errors;
+  auto parsed = ParsePolicy(R"({
+    "format": "keyward-policy/1",
+    "providers": [{"id": "dbx", "type": "databricks"}, {"id": "dbx2", "type": "databricks"}],
+    "fabrics": [{"id": "prod", "kind": "databricks", "providers": ["dbx", "dbx2"]}],
+    "rules": [
+      {"id": "admins", "effect": "allow", "principals": ["admin"], "fabrics": ["*"], "providers": ["dbx", "dbx2"],
+       "secrets": ["*/*"], "actions": ["*"]},
+      {"id": "hr-is-off-limits", "effect": "deny", "principals": ["*"], "fabrics": ["*"], "providers": ["dbx"],
+       "secrets": ["HR/*"], "actions": ["*"]},
+      {"id": "no-root-keys", "effect": "deny", "principals": ["*"], "fabrics": ["*"], "providers": ["dbx"],
+       "secrets": ["ops/root-*"], "actions": ["*"]},
+      {"id": "dbx2-frozen", "effect": "deny", "principals": ["admin"], "fabrics": ["*"], "providers": ["dbx2"],
+       "secrets": ["*/*"], "actions": ["*"]}
+    ]})",
+                            &errors);
+  ASSERT_THAT(parsed, IsOk()) << (errors.empty() ? "" : errors[0].ToString());
+  const auto p = CompiledPolicy::Compile(std::move(*parsed));
+  auto scope = [&](std::string_view provider, std::string_view s) {
+    return p->DecideScope(AccessRequest{"admin", "prod", provider, s, "", Action::kList});
+  };
+  // Every key of the scope is denied, and nothing is below a Databricks scope: the scope is denied
+  // (in any case), so the provider is never asked, and it does not show among the scopes.
+  EXPECT_EQ(scope("dbx", "hr").decided_by, "hr-is-off-limits");
+  EXPECT_EQ(scope("dbx", "HR").decided_by, "hr-is-off-limits");
+  // Some keys only: the scope is listed key by key.
+  EXPECT_EQ(scope("dbx", "ops").decided_by, "admins");
+  // Listing every scope is allowed unless a deny covers every scope.
+  EXPECT_EQ(scope("dbx", "").decided_by, "admins");
+  EXPECT_EQ(scope("dbx2", "").decided_by, "dbx2-frozen");
+  EXPECT_EQ(scope("dbx2", "sales").decided_by, "dbx2-frozen");
+  EXPECT_EQ(scope("dbx2", "no-such-scope").decided_by, "dbx2-frozen");
+}
+
 // --- The index must agree with the scan on arbitrary requests ----------------------------------------
 
 TEST(DifferentialTest, IndexAgreesWithScanOnRandomRequests) {
