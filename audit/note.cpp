@@ -184,8 +184,15 @@ Result<SigningKey> SigningKey::Load(const std::string& path) {
   if (eol == std::string::npos) return Status::InvalidArgument(path + ": truncated key file");
   std::string name = text.substr(name_at + kKeyFileName.size(), eol - name_at - kKeyFileName.size());
   KEYWARD_RETURN_IF_ERROR(ValidateKeyName(name).WithContext(path));
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(text.data() + eol + 1, static_cast<int>(text.size() - eol - 1)));
-  PkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  const std::string_view pem(text.data() + eol + 1, text.size() - eol - 1);
+  if (pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos ||
+      pem.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos) {
+    return Status::InvalidArgument(path + ": the private key is encrypted; keyward reads it unencrypted (keep the file "
+                                          "mode 0600 instead)");
+  }
+  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  // No pass phrase callback: OpenSSL's default would prompt on a terminal, and the server must never wait.
+  PkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, [](char*, int, int, void*) { return -1; }, nullptr));
   if (!pkey) return Status::InvalidArgument(path + ": no PEM private key could be read");
   if (EVP_PKEY_get_id(pkey.get()) != EVP_PKEY_ED25519) return Status::InvalidArgument(path + ": the key is not Ed25519");
   return Adopt(std::move(name), std::make_unique<Impl>(Impl{std::move(pkey)}));

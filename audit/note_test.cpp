@@ -2,7 +2,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sys/stat.h>
+
+#include <fstream>
 
 #include <string>
 #include <vector>
@@ -159,6 +163,34 @@ TEST_F(KeyFileTest, RejectsOtherFiles) {
   const std::string path = dir_ + "/x.key";
   ASSERT_EQ(std::system(("printf 'hello\\n' > " + path + " && chmod 600 " + path).c_str()), 0);
   EXPECT_THAT(SigningKey::Load(path), StatusIs(StatusCode::kInvalidArgument, HasSubstr("not a keyward signing key")));
+}
+
+TEST_F(KeyFileTest, RefusesAnEncryptedKeyWithoutAskingForAPassPhrase) {
+  // The key file's two header lines, then an Ed25519 key as encrypted PKCS#8 PEM.
+  auto saved = SigningKey::Generate("k");
+  ASSERT_THAT(saved, IsOk());
+  ASSERT_THAT(saved->Save(dir_ + "/plain.key"), IsOk());
+  auto plain = ReadFile(dir_ + "/plain.key", 1 << 16);
+  ASSERT_THAT(plain, IsOk());
+  const std::string header = plain->substr(0, plain->find('\n', plain->find('\n') + 1) + 1);
+  EVP_PKEY* pkey = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  ASSERT_NE(pkey, nullptr);
+  BIO* bio = BIO_new(BIO_s_mem());
+  char pass[] = "hunter2";
+  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio, pkey, EVP_aes_256_cbc(), pass, 7, nullptr, nullptr), 1);
+  char* pem = nullptr;
+  const long n = BIO_get_mem_data(bio, &pem);
+  const std::string encrypted = header + std::string(pem, static_cast<std::size_t>(n));
+  BIO_free(bio);
+  EVP_PKEY_free(pkey);
+  ASSERT_THAT(encrypted, HasSubstr("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+  const std::string path = dir_ + "/encrypted.key";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << encrypted;
+  }
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  EXPECT_THAT(SigningKey::Load(path), StatusIs(StatusCode::kInvalidArgument, HasSubstr(": the private key is encrypted")));
 }
 
 TEST(Base64Test, StrictDecoding) {

@@ -548,6 +548,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& optio
       impl->ssl_ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
       SSL_CTX_set_min_proto_version(impl->ssl_ctx->native_handle(), TLS1_2_VERSION);
+      // Never prompt for a pass phrase (OpenSSL's default on a terminal): an encrypted key just fails.
+      SSL_CTX_set_default_passwd_cb(impl->ssl_ctx->native_handle(), [](char*, int, int, void*) { return -1; });
       impl->ssl_ctx->use_certificate_chain_file(options.certificate);
       impl->ssl_ctx->use_private_key_file(options.private_key, ssl::context::pem);
       if (!options.client_ca.empty()) {
