@@ -91,8 +91,10 @@ std::string CertificateIdentityProblem(const std::string& id) {
     const std::string type = id.substr(0, eq);
     if (IsDottedOid(type) || OBJ_sn2nid(type.c_str()) != NID_undef) return {};
   }
-  return "'" + Printable(id) + "' is not a certificate identity: expected a subject in RFC 2253 form, as in "
-         "CN=pipeline-etl,O=Example Corp, or a subject alternative name DNS:..., URI:... or email:...";
+  // Not quoted: what is here may be a credential pasted in the wrong place (a token, a token hash).
+  return "this is not a certificate identity: expected a subject in RFC 2253 form, as in "
+         "CN=pipeline-etl,O=Example Corp, or a subject alternative name DNS:..., URI:... or email:... (the value is "
+         "not repeated here: it may be a credential pasted in the wrong place)";
 }
 
 // Where a credential or an id was first seen.

@@ -237,6 +237,17 @@ TEST_F(ConfigTest, DatabricksProvidersOnDifferentWorkspacesLoad) {
   EXPECT_THAT(Load(j), IsOk()) << ::testing::PrintToString(diags_);
 }
 
+TEST_F(ConfigTest, ATokenPastedAsACertificateIdentityIsNotRepeated) {
+  const std::string token = "kw_TswMJs3z11LzryAuwSy9rjRBxX4jfCzVCYmIKaUlQNY";
+  Json j = Minimal();
+  j["principals"][0]["certificates"] = {token};
+  auto r = Load(j);
+  ASSERT_THAT(r, StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(r.error().message(), Not(HasSubstr("TswMJs3z")));
+  ASSERT_FALSE(diags_.empty());
+  for (const Diagnostic& d : diags_) EXPECT_THAT(d.message, Not(HasSubstr("TswMJs3z"))) << d.pointer;
+}
+
 TEST_F(ConfigTest, AuthThrottleKeepsMilliseconds) {
   Json j = Minimal();
   j["auth"] = {{"max_failures", 5}, {"failure_window_ms", 1500}, {"block_ms", 86399999}};
@@ -444,12 +455,15 @@ const std::vector<ErrorCase>& ErrorCases() {
       {"IdentityEmpty", [](Json& j) { j["principals"][0]["certificates"] = {""}; }, "/principals/0/certificates/0",
        "a certificate identity must not be empty"},
       {"IdentityBareName", [](Json& j) { j["principals"][0]["certificates"] = {"pipeline-etl"}; }, "/principals/0/certificates/0",
-       "'pipeline-etl' is not a certificate identity: expected a subject in RFC 2253 form, as in CN=pipeline-etl,O=Example Corp, "
+       "this is not a certificate identity: expected a subject in RFC 2253 form, as in CN=pipeline-etl,O=Example Corp, "
        "or a subject alternative name DNS:..., URI:... or email:..."},
       {"IdentityLowerCaseSanPrefix", [](Json& j) { j["principals"][0]["certificates"] = {"dns:etl.example.com"}; },
-       "/principals/0/certificates/0", "'dns:etl.example.com' is not a certificate identity"},
+       "/principals/0/certificates/0", "this is not a certificate identity"},
+      {"CertificateIsAPastedToken",
+       [](Json& j) { j["principals"] = Json::parse(R"([{"id": "a", "certificates": ["kw_TswMJs3z11LzryAuwSy9rjRBxX4jfCzVCYmIKaUlQNY"]}])"); },
+       "/principals/0/certificates/0", "(the value is not repeated here: it may be a credential pasted in the wrong place)"},
       {"IdentityLowerCaseAttributeType", [](Json& j) { j["principals"][0]["certificates"] = {"cn=etl"}; }, "/principals/0/certificates/0",
-       "'cn=etl' is not a certificate identity"},
+       "this is not a certificate identity"},
       {"IdentityUnknownAttributeType", [](Json& j) { j["principals"][0]["certificates"] = {"SPIFFE=spiffe://x/y"}; },
        "/principals/0/certificates/0", "is not a certificate identity"},
       {"IdentityIpSan", [](Json& j) { j["principals"][0]["certificates"] = {"IP:10.0.0.1"}; }, "/principals/0/certificates/0",
@@ -538,9 +552,9 @@ TEST_F(ConfigTest, ReportsEveryProblemAtOnceInDocumentOrder) {
                   "error: /principals/1: principal 'a' has neither tokens nor certificates: it could never authenticate",
                   "error: /principals/2/id: principal id 'pipeline etl' is not valid: a principal id is at most 256 letters, "
                   "digits, '.', '_', '-', '@', ':', '+' (the policy's rule for the principals its rules name)",
-                  "error: /principals/2/certificates/0: 'spiffe://example.com/etl' is not a certificate identity: expected a "
+                  "error: /principals/2/certificates/0: this is not a certificate identity: expected a "
                   "subject in RFC 2253 form, as in CN=pipeline-etl,O=Example Corp, or a subject alternative name DNS:..., "
-                  "URI:... or email:...",
+                  "URI:... or email:... (the value is not repeated here: it may be a credential pasted in the wrong place)",
                   "error: /auth/max_failures: expected an integer from 1 to 1000000, got 0",
                   "error: /auth/block_ms: expected an integer from 1000 to 86400000, got 10"));
 }
