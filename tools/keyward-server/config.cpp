@@ -61,6 +61,15 @@ bool IsIpAddressLiteral(const std::string& s) {
   return ::inet_pton(AF_INET6, s.substr(0, percent).c_str(), &v6) == 1;
 }
 
+bool IsLoopback(const std::string& address) {
+  in_addr v4{};
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  const std::string bare = address.substr(0, address.find('%'));  // without a zone ("::1%lo")
+  if (::inet_pton(AF_INET6, bare.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
 bool IsDottedOid(std::string_view s) {
   if (s.empty() || s.front() == '.' || s.back() == '.' || s.find('.') == std::string_view::npos) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -281,6 +290,10 @@ Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* erro
     } else if (!plaintext) {
       r.Error("", "missing-field",
               "missing 'tls' (certificate and private key); to serve plain HTTP, say so: \"insecure_plaintext\": true");
+    } else if (!c.listen.address.empty() && IsIpAddressLiteral(c.listen.address) && !IsLoopback(c.listen.address)) {
+      r.Error("/insecure_plaintext", "plaintext-off-loopback",
+              "plain HTTP only on a loopback address (127.0.0.0/8, ::1), not " + c.listen.address +
+                  ": tokens and secret values would cross the network in the clear; configure \"tls\"");
     }
     // limits
     if (auto it = root.find("limits"); it != root.end() &&
@@ -403,6 +416,10 @@ Result<Config> LoadConfig(const std::string& path, std::vector<Diagnostic>* erro
         };
         if (!lists("tokens") && !lists("certificates")) {
           r.Error(ptr, "credentials", "principal '" + Printable(p.id) + "' has neither tokens nor certificates: it could never authenticate");
+        } else if (lists("certificates") && c.listen.client_ca.empty()) {
+          r.Error(ptr + "/certificates", "certificates-unused",
+                  "principal '" + Printable(p.id) + "' lists certificates, but the server asks for none (no tls.client_ca): "
+                  "they could never authenticate it; set tls.client_ca, or use tokens");
         }
       }
     }

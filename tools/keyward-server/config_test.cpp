@@ -55,7 +55,7 @@ constexpr const char* kHashB = "sha256:d95bcbb6b95f7a648e94560f2b1000b0aa3a86151
 Json Minimal() {
   return Json::parse(R"({
     "listen": {"address": "127.0.0.1", "port": 8080},
-    "insecure_plaintext": true,
+    "tls": {"certificate": "tls/server.pem", "private_key": "tls/server.key", "client_ca": "tls/clients.pem"},
     "audit": {"database": "audit.db", "origin": "keyward.test/log", "signing_key": "audit.key"},
     "policy": "policy.json",
     "providers": [],
@@ -144,7 +144,10 @@ TEST_F(ConfigTest, CompleteConfigReadsEveryField) {
 }
 
 TEST_F(ConfigTest, DefaultsForEverythingOptional) {
-  auto c = Load(Minimal());
+  Json j = Minimal();
+  j.erase("tls");
+  j["insecure_plaintext"] = true;
+  auto c = Load(j);
   ASSERT_THAT(c, IsOk()) << ::testing::PrintToString(diags_);
   EXPECT_EQ(c->listen.io_threads, DefaultIoThreads());
   EXPECT_FALSE(c->tls);
@@ -328,10 +331,18 @@ const std::vector<ErrorCase>& ErrorCases() {
       {"ListenPortOutOfRange", [](Json& j) { j["listen"]["port"] = 65536; }, "/listen/port", "expected an integer from 0 to 65535"},
       {"ListenIoThreadsZero", [](Json& j) { j["listen"]["io_threads"] = 0; }, "/listen/io_threads", "expected an integer from 1 to 64, got 0"},
       // TLS
-      {"NeitherTlsNorPlaintext", [](Json& j) { j.erase("insecure_plaintext"); }, "",
+      {"NeitherTlsNorPlaintext", [](Json& j) { j.erase("tls"); }, "",
        "missing 'tls' (certificate and private key); to serve plain HTTP, say so: \"insecure_plaintext\": true"},
-      {"PlaintextFalseWithoutTls", [](Json& j) { j["insecure_plaintext"] = false; }, "", "missing 'tls'"},
-      {"TlsAndPlaintext", [](Json& j) { j["tls"] = {{"certificate", "c.pem"}, {"private_key", "k.pem"}}; }, "/insecure_plaintext",
+      {"PlaintextFalseWithoutTls", [](Json& j) { j.erase("tls"); j["insecure_plaintext"] = false; }, "", "missing 'tls'"},
+      {"PlaintextOffLoopback", [](Json& j) { j.erase("tls"); j["insecure_plaintext"] = true; j["listen"]["address"] = "0.0.0.0"; },
+       "/insecure_plaintext",
+       "plain HTTP only on a loopback address (127.0.0.0/8, ::1), not 0.0.0.0: tokens and secret values would cross the "
+       "network in the clear; configure \"tls\""},
+      {"CertificatesWithoutClientCa", [](Json& j) { j["tls"].erase("client_ca"); j["principals"][0]["certificates"] = {"CN=etl"}; },
+       "/principals/0/certificates",
+       "principal 'etl' lists certificates, but the server asks for none (no tls.client_ca): they could never "
+       "authenticate it; set tls.client_ca, or use tokens"},
+      {"TlsAndPlaintext", [](Json& j) { j["insecure_plaintext"] = true; }, "/insecure_plaintext",
        "\"tls\" and \"insecure_plaintext\" exclude each other"},
       {"TlsWithoutKey", [](Json& j) { j.erase("insecure_plaintext"); j["tls"] = {{"certificate", "c.pem"}}; }, "/tls",
        "missing required field 'private_key' (a string)"},
@@ -529,7 +540,7 @@ TEST_F(ConfigTest, ReportsEveryProblemAtOnceInDocumentOrder) {
     "auth": {"max_failures": 0, "block_ms": 10}
   })",
                     "c1.json");
-  EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument, HasSubstr("17 error(s) in " + In("c1.json") +
+  EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument, HasSubstr("18 error(s) in " + In("c1.json") +
                                                                  "; the first: /listen/threads: unknown field 'threads'")));
   std::vector<std::string> lines;
   for (const Diagnostic& d : diags_) lines.push_back(d.ToString());
@@ -555,6 +566,8 @@ TEST_F(ConfigTest, ReportsEveryProblemAtOnceInDocumentOrder) {
                   "error: /principals/2/certificates/0: this is not a certificate identity: expected a "
                   "subject in RFC 2253 form, as in CN=pipeline-etl,O=Example Corp, or a subject alternative name DNS:..., "
                   "URI:... or email:... (the value is not repeated here: it may be a credential pasted in the wrong place)",
+                  "error: /principals/2/certificates: principal 'pipeline etl' lists certificates, but the server asks for "
+                  "none (no tls.client_ca): they could never authenticate it; set tls.client_ca, or use tokens",
                   "error: /auth/max_failures: expected an integer from 1 to 1000000, got 0",
                   "error: /auth/block_ms: expected an integer from 1000 to 86400000, got 10"));
 }
@@ -743,6 +756,7 @@ TEST_F(PreflightTest, ValidFilesPass) {
 TEST_F(PreflightTest, PlainHttpChecksOnlyTheSigningKey) {
   config_.erase("tls");
   config_["insecure_plaintext"] = true;
+  config_["principals"] = Json::parse(R"([{"id": "etl", "tokens": ["sha256:1b2e25d1791e897e280877c6301e6386bcc294c3764769c00a3c31ff4a44c99d"]}])");
   dir_.Write("server.pem", kGarbagePem);  // not named any more: not read
   EXPECT_THAT(Run(), IsOk());
   std::filesystem::remove(In("audit.key"));
@@ -752,6 +766,7 @@ TEST_F(PreflightTest, PlainHttpChecksOnlyTheSigningKey) {
 
 TEST_F(PreflightTest, WithoutClientCa) {
   config_["tls"].erase("client_ca");
+  config_["principals"] = Json::parse(R"([{"id": "etl", "tokens": ["sha256:1b2e25d1791e897e280877c6301e6386bcc294c3764769c00a3c31ff4a44c99d"]}])");
   std::filesystem::remove(In("clients-ca.pem"));
   EXPECT_THAT(Run(), IsOk());
 }
