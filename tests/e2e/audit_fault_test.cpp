@@ -242,6 +242,21 @@ INSTANTIATE_TEST_SUITE_P(Locks, AuditLockTest, ::testing::Values("BEGIN IMMEDIAT
                            return std::string(p.param).substr(6);
                          });
 
+// A stop the log cannot record is not a clean stop: exit 3, said on stderr, and the log still verifies.
+TEST_F(AuditFaultTest, AStopTheLogCannotRecordExitsWith3) {
+  f_.Start();
+  ASSERT_EQ(Resolve().status, 200);
+  SQLite::Database db(f_.db(), SQLite::OPEN_READWRITE);
+  db.exec("BEGIN IMMEDIATE");
+  EXPECT_EQ(f_.Stop(), 3);
+  db.exec("ROLLBACK");
+  EXPECT_THAT(f_.server_stderr(), HasSubstr("cannot record the stop in the audit log: "));
+  for (const auto& e : f_.AuditEntries()) EXPECT_NE(e.record.action, "server.stop") << "seq " << e.seq;
+  // The next server continues the log, and stops cleanly (its final checkpoint is the first exported).
+  f_.Start();
+  EXPECT_EQ(f_.Stop(), 0);
+}
+
 // The database and its -wal made immutable under the running server (see the top of the file for why
 // not chmod): every write fails; the attribute removed, the log heals.
 TEST_F(AuditFaultTest, DatabaseMadeReadOnly) {

@@ -346,7 +346,8 @@ int Serve(const std::string& config_path, bool check_only) {
   }
   (*server)->Shutdown(config->shutdown_grace);
   const std::string final_version(store->Current()->version());
-  (void)RecordEvent(log, "server.stop", "allow", final_version, "graceful shutdown");
+  const Status stop_recorded = RecordEvent(log, "server.stop", "allow", final_version, "graceful shutdown");
+  if (!stop_recorded.ok()) Log("cannot record the stop in the audit log: " + stop_recorded.message());
   const Status closed = log.Close();
   if (!closed.ok()) Log("closing the audit log: " + closed.message());
   Log("stopped; the log has " + std::to_string(log.Stats().size) + " entries, the last checkpoint covers " +
@@ -356,7 +357,7 @@ int Serve(const std::string& config_path, bool check_only) {
   providers.clear();
   runtime.reset();
   server->reset();
-  return closed.ok() ? kExitOk : kExitStart;
+  return closed.ok() && stop_recorded.ok() ? kExitOk : kExitStart;
 }
 
 int Main(int argc, char** argv) {
