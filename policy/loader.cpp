@@ -345,7 +345,8 @@ class PolicyReader {
                      FabricList(fabrics));
       }
     }
-    if (all_managed && any_databricks) {
+    // Only Databricks providers are usable on managed fabrics: a wildcard provider entry means them too.
+    if (all_managed && (any_databricks || !all_providers_literal)) {
       for (std::size_t j = 0; j < rule.secrets.size(); ++j) {
         const SecretPattern& sp = rule.secrets[j];
         if (sp.any) continue;

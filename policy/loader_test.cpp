@@ -240,6 +240,18 @@ TEST_F(LoaderTest, AllowOnManagedFabricOutsideItsScopeIsRejected) {
                                         "of the own scopes of trial (databricks, own scope 'trial-scope')")));
 }
 
+TEST_F(LoaderTest, AllowOnManagedFabricOutsideItsScopeIsRejectedWhateverTheProviderEntry) {
+  for (const char* providers : {R"(["*"])", R"(["d*"])", R"(["vault-*", "dbx"])"}) {
+    SCOPED_TRACE(providers);
+    errors_.clear();
+    EXPECT_THAT(Parse(Doc(std::string(R"({"id": "r", "effect": "allow", "principals": ["u"], "fabrics": ["trial"],
+                            "providers": )") + providers + R"(, "secrets": ["other/*"], "actions": ["resolve"]})")),
+                StatusIs(StatusCode::kInvalidArgument));
+    EXPECT_THAT(errors_, ElementsAre(Diag("/rules/0/secrets/0", "constraint",
+                                          "managed fabrics may access only their own scope: 'other/*' matches none")));
+  }
+}
+
 TEST_F(LoaderTest, AllowWritingEnvironmentIsRejected) {
   EXPECT_THAT(Parse(Doc(R"({"id": "r", "effect": "allow", "principals": ["ops"], "fabrics": ["emr"],
                             "providers": ["env"], "secrets": ["*"], "actions": ["resolve", "write", "delete"]})")),
