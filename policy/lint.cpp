@@ -26,13 +26,42 @@ bool AnyTrue(const std::vector<bool>& v) {
   return false;
 }
 
+// Whether a scope pattern can match a scope of the provider type's shape: a Vault path has at least two
+// segments (the mount, then a path), a Databricks scope exactly one, of letters, digits, '-', '_', '.'
+// and '@'. ("**" stands for any number of segments, none included.)
+bool ScopeShapeFits(std::string_view scope, ProviderType type) {
+  std::size_t fixed = 0;
+  bool any_depth = false, databricks_chars = true;
+  for (std::size_t start = 0; start <= scope.size();) {
+    std::size_t end = scope.find('/', start);
+    if (end == std::string_view::npos) end = scope.size();
+    const std::string_view segment = scope.substr(start, end - start);
+    if (segment == "**") {
+      any_depth = true;
+    } else {
+      ++fixed;
+      for (const char c : segment) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                        c == '_' || c == '.' || c == '@' || c == '*';
+        databricks_chars = databricks_chars && ok;
+      }
+    }
+    start = end + 1;
+  }
+  if (type == ProviderType::kVault) return fixed >= 2 || any_depth;
+  if (type == ProviderType::kDatabricks) return databricks_chars && (fixed == 1 || (fixed == 0 && any_depth));
+  return true;
+}
+
 // Can `pattern` match some valid secret of a provider of `type` reachable from `fabric`?
 bool PatternReaches(const SecretPattern& pattern, ProviderType type, const FabricDef& fabric) {
   if (pattern.any) return true;
   const PathGlob scope(type == ProviderType::kDatabricks ? FoldCase(pattern.scope) : pattern.scope);
   if (type == ProviderType::kEnvironment) return scope.Matches("");
+  if (pattern.scope.empty()) return false;  // scope-less patterns name environment variables only
+  if (!ScopeShapeFits(pattern.scope, type)) return false;
   if (fabric.managed) return scope.Matches(FoldCase(fabric.scope));
-  return !pattern.scope.empty();  // scope-less patterns name environment variables only
+  return true;
 }
 
 // Why a rule can never match, or "" when some request can match it.
@@ -65,7 +94,8 @@ std::string DeadReason(const Policy& p, const RuleDef& r, const std::vector<bool
   if (!pair) return "none of its fabrics lists any of its providers";
   if (!action) return "its actions write or delete, and its providers are read-only";
   return "none of its secret patterns can match a secret its providers hold on its fabrics "
-         "(a managed fabric reaches only its own scope; a pattern without '/' names environment variables)";
+         "(a managed fabric reaches only its own scope; a pattern without '/' names environment variables; a "
+         "Vault scope is a mount and a path, two segments at least; a Databricks scope is one segment)";
 }
 
 bool Subset(const std::vector<bool>& a, const std::vector<bool>& b) {

@@ -81,6 +81,29 @@ TEST(LintTest, ScopelessPatternOnScopedProvider) {
               ElementsAre(Warning("/rules/0", "never-matches", "none of its secret patterns can match")));
 }
 
+TEST(LintTest, PatternsOfTheWrongShapeForTheirProviderNeverMatch) {
+  // A Vault scope is a mount and a path: "secret/team-a" is scope "secret", key "team-a", and no Vault
+  // scope is a bare mount. A Databricks scope is one segment of letters, digits, '-', '_', '.', '@'.
+  for (const char* rule : {
+           R"({"id": "d", "effect": "deny", "principals": ["*"], "fabrics": ["emr"], "providers": ["vault"],
+               "secrets": ["secret/team-a"], "actions": ["*"]})",
+           R"({"id": "d", "effect": "deny", "principals": ["*"], "fabrics": ["prod"], "providers": ["dbx"],
+               "secrets": ["finance/prod/*"], "actions": ["*"]})",
+           R"({"id": "d", "effect": "deny", "principals": ["*"], "fabrics": ["prod"], "providers": ["dbx"],
+               "secrets": ["fin ance/*"], "actions": ["*"]})"}) {
+    EXPECT_THAT(LintOf(rule), ElementsAre(Warning("/rules/0", "never-matches", "none of its secret patterns can match")))
+        << rule;
+  }
+  // The shapes that fit: two Vault segments or "**"; one Databricks segment, "**" too.
+  for (const char* rule : {
+           R"({"id": "d", "effect": "deny", "principals": ["*"], "fabrics": ["emr"], "providers": ["vault"],
+               "secrets": ["secret/*/k", "secret/**/k", "**/k"], "actions": ["*"]})",
+           R"({"id": "d", "effect": "deny", "principals": ["*"], "fabrics": ["prod"], "providers": ["dbx"],
+               "secrets": ["fin*@x.y/k", "**/k"], "actions": ["*"]})"}) {
+    EXPECT_THAT(LintOf(rule), IsEmpty()) << rule;
+  }
+}
+
 TEST(LintTest, GlobbedRuleOnManagedFabricOutsideItsScope) {
   EXPECT_THAT(LintOf(R"({"id": "a", "effect": "allow", "principals": ["x"], "fabrics": ["tri*"],
                          "providers": ["dbx"], "secrets": ["other/*"], "actions": ["resolve"]})"),
