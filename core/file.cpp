@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace keyward {
@@ -55,6 +56,18 @@ Result<std::string> ReadFile(const std::string& path, std::size_t max_bytes) {
   }
   ::close(fd);
   return out;
+}
+
+Status CheckNotExposed(const std::string& path, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat " + path);
+  if ((st.st_mode & (S_IRWXO | S_IWGRP)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status::FailedPrecondition(what + " " + path + " may be used by others, or written by its group (mode " + mode +
+                                      "); refusing to use it. Run: chmod 600 " + path);
+  }
+  return Status();
 }
 
 }  // namespace keyward

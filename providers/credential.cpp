@@ -22,6 +22,7 @@ Result<SecretValue> CredentialSource::Load() const {
     if (v == nullptr) return Status::NotFound(Describe() + " is not set");
     text = v;
   } else {
+    if (Status exposed = CheckNotExposed(name, "credential file"); !exposed.ok()) return exposed;
     auto r = ReadFile(name, kMaxCredentialBytes);
     if (!r.has_value()) return r.error().WithContext("credential");
     text = std::move(*r);

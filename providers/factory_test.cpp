@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 
@@ -166,6 +167,28 @@ TEST(CredentialSource, FilesLoseOneTrailingNewline) {
   EXPECT_THAT(c.error().message(), Not(HasSubstr("tok c")));
   const CredentialSource missing{CredentialSource::Kind::kFile, dir.path() + "/none"};
   EXPECT_THAT(missing.Load(), StatusIs(StatusCode::kNotFound));
+}
+
+TEST(CredentialSource, AFileOthersMayUseOrItsGroupWriteIsRefused) {
+  TempDir dir;
+  const std::string path = dir.Write("token", "tok-a\n");
+  const CredentialSource source{CredentialSource::Kind::kFile, path};
+  for (const mode_t mode : {0604u, 0602u, 0601u, 0620u, 0644u, 0666u}) {
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+    auto v = source.Load();
+    EXPECT_THAT(v, StatusIs(StatusCode::kFailedPrecondition, HasSubstr("refusing to use it. Run: chmod 600 " + path)))
+        << std::oct << mode;
+    if (!v.has_value()) {
+      EXPECT_THAT(v.error().message(), Not(HasSubstr("tok-a")));
+    }
+  }
+  // Owner only, or read by its group (a Vault Agent sink, a key shared with a service group).
+  for (const mode_t mode : {0600u, 0400u, 0640u, 0440u}) {
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+    auto v = source.Load();
+    ASSERT_THAT(v, IsOk()) << std::oct << mode;
+    EXPECT_EQ(v->reveal(), "tok-a");
+  }
 }
 
 }  // namespace

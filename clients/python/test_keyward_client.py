@@ -138,6 +138,7 @@ class KeywardServer:
         (self.dir / "policy.json").write_text(json.dumps(policy or POLICY, indent=2))
         for name, text in (files or {}).items():
             (self.dir / name).write_text(text)
+            os.chmod(self.dir / name, 0o600)  # credential files: the server refuses ones others may read
         config = {
             "listen": {"address": "127.0.0.1", "port": 0},
             "audit": {"database": "audit.db", "origin": ORIGIN, "signing_key": "audit.key",

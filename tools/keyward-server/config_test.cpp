@@ -858,6 +858,15 @@ TEST_F(PreflightTest, SigningKeyReadableByOthers) {
   EXPECT_THAT(diags_[0].message, HasSubstr("chmod 600 " + In("audit.key")));
 }
 
+TEST_F(PreflightTest, TlsPrivateKeyOthersMayRead) {
+  ASSERT_EQ(::chmod(In("server.key").c_str(), 0644), 0);
+  EXPECT_THAT(Run(), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(diags_, ElementsAre(ErrorAt("/tls/private_key", "may be used by others, or written by its group (mode 0644)")));
+  EXPECT_THAT(diags_[0].message, HasSubstr("chmod 600 " + In("server.key")));
+  ASSERT_EQ(::chmod(In("server.key").c_str(), 0640), 0);  // a key shared with a service group
+  EXPECT_THAT(Run(), IsOk());
+}
+
 TEST_F(PreflightTest, SigningKeyThatIsNotOne) {
   dir_.Write("audit.key", issued_.key_pem);  // a PEM key, but not a keyward signing key file
   EXPECT_THAT(Run(), StatusIs(StatusCode::kInvalidArgument));

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "audit/note.h"
+#include "core/file.h"
 
 namespace keyward::server {
 namespace {
@@ -99,6 +100,9 @@ void CheckTls(const http::ServerOptions& o, Checker* check) {
 
   std::unique_ptr<EVP_PKEY, PkeyFree> key;
   if (check->Opens("/tls/private_key", o.private_key)) {
+    if (Status exposed = CheckNotExposed(o.private_key, "the TLS private key"); !exposed.ok()) {
+      check->Error("/tls/private_key", "tls", exposed.message());
+    }
     std::unique_ptr<BIO, BioFree> bio(BIO_new_file(o.private_key.c_str(), "r"));
     if (bio) key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
     if (!key) {
