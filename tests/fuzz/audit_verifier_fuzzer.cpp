@@ -27,13 +27,16 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -128,10 +131,11 @@ AuditRecord SampleRecord(int i) {
 }
 
 void AppendAndWait(AuditLog& log, AuditRecord r) {
-  std::atomic<int> state{0};
-  log.Append({std::move(r)}, [&state](Result<SeqRange> s) { state = s.has_value() ? 1 : 2; });
-  while (state == 0) ::usleep(100);
-  if (state != 1) Die("an append failed");
+  auto done = std::make_shared<std::promise<bool>>();
+  auto finished = done->get_future();
+  log.Append({std::move(r)}, [done](Result<SeqRange> s) { done->set_value(s.has_value()); });
+  if (finished.wait_for(std::chrono::seconds(30)) != std::future_status::ready) Die("an append never completed");
+  if (!finished.get()) Die("an append failed");
 }
 
 void BuildOriginal() {
