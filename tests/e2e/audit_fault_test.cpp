@@ -137,6 +137,7 @@ class AuditFaultTest : public ::testing::Test {
                     const std::string& body) {
       return std::async(std::launch::async, [=, this] { return f_.Call(principal, method, target, body); });
     };
+    f_.AddSecretValue("FAULT-WRITE-77aa11");  // the refused write's value: searched for like the others
     auto resolve1 = call("etl", "POST", "/v1/resolve", ResolveRequest());
     auto resolve2 = call("etl", "POST", "/v1/resolve", ResolveRequest());
     // A write is recorded before it happens: refused, and the provider never called.

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "audit/reader.h"
+#include "core/base64.h"
 #include "core/file.h"
 #include "core/http/auth.h"
 
@@ -78,6 +79,7 @@ ServerFixture::ServerFixture()
     std::fprintf(stderr, "fixture: keygen failed: %s\n", keygen.err.c_str());
     std::abort();
   }
+  vault_token_ = vault_token;
   dir_.Write("vault-token", vault_token);
   dir_.Write("dbx-token", "dbx-pat-e2e");
   Json principals = Json::array();
@@ -201,7 +203,9 @@ std::vector<audit::Entry> ServerFixture::AuditEntries() const {
 
 std::string ServerFixture::VerifyAndScan() {
   std::string problems;
+  std::string metrics;  // what a scraper got: values and credentials must not be there either
   if (server_) {
+    metrics = Call("", "GET", "/metrics").body;
     const int code = Stop(SIGTERM);
     if (code != 0) problems += "the server exited with " + std::to_string(code) + "\n";
   }
@@ -213,10 +217,25 @@ std::string ServerFixture::VerifyAndScan() {
       {"audit.db-wal", Read(db() + "-wal")},
       {"checkpoints.notes", Read(export_file())},
       {"stdout", stdout_},
-      {"stderr", stderr_}};
+      {"stderr", stderr_},
+      {"/metrics", metrics}};
+  // Each value as itself and as base64 (Databricks answers carry values in base64; a log line quoting
+  // a provider's answer would hold them so), and every credential: the callers' bearer tokens and the
+  // providers' tokens.
+  std::vector<std::pair<std::string, std::string>> needles;  // (what, bytes)
+  for (const std::string& secret : secrets_) {
+    needles.emplace_back("the secret value " + secret, secret);
+    std::string encoded;
+    Base64Append(secret, &encoded);
+    while (!encoded.empty() && encoded.back() == '=') encoded.pop_back();
+    needles.emplace_back("the secret value " + secret + " in base64", encoded);
+  }
+  for (const auto& [principal, token] : tokens_) needles.emplace_back("the bearer token of " + principal, token);
+  needles.emplace_back("the Vault token", vault_token_);
+  needles.emplace_back("the Databricks token", "dbx-pat-e2e");
   for (const auto& [name, bytes] : written) {
-    for (const std::string& secret : secrets_) {
-      if (bytes.find(secret) != std::string::npos) problems += "the secret value " + secret + " appears in " + name + "\n";
+    for (const auto& [what, needle] : needles) {
+      if (bytes.find(needle) != std::string::npos) problems += what + " appears in " + name + "\n";
     }
   }
   return problems;

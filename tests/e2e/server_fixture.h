@@ -73,8 +73,10 @@ class ServerFixture {
   // The log's entries so far, decoded (read beside the running server, as an auditor would).
   std::vector<audit::Entry> AuditEntries() const;
 
-  // Stops the server if running, then runs `keyward-audit verify` (with the export file as kept
-  // checkpoints) and searches every byte the server wrote for every secret value. Returns problems ("" if none).
+  // Stops the server if running (reading /metrics first), then runs `keyward-audit verify` (with the
+  // export file as kept checkpoints) and searches every byte the server wrote — the audit database and
+  // its WAL, the export file, stdout, stderr, /metrics — for every secret value (as itself and in
+  // base64) and every credential (bearer tokens, provider tokens). Returns problems ("" if none).
   std::string VerifyAndScan();
 
  private:
@@ -84,6 +86,7 @@ class ServerFixture {
   std::unique_ptr<doubles::DatabricksDouble> trial_workspace_;  // dbx-trial's
   std::map<std::string, std::string> tokens_;
   std::vector<std::string> secrets_;
+  std::string vault_token_;
   Json config_;
   std::string policy_;
   std::optional<testing::Child> server_;
