@@ -31,7 +31,8 @@ class StrictDomBuilder {
     Frame& f = frames_.back();
     if (!f.Insert(k)) {
       if (!limits_.name_keys) return Fail("a duplicate key");
-      return Fail("duplicate key '" + k + "' in the object at " + Pointer(frames_.size() - 1));
+      const std::string at = Pointer(frames_.size() - 1);
+      return Fail("duplicate key '" + k + "' in the " + (at.empty() ? std::string("top-level object") : "object at " + at));
     }
     f.key = k;
     slot_ = &(*f.value)[k];
@@ -43,10 +44,17 @@ class StrictDomBuilder {
     // value in a request body, so keep only the description of what went wrong.
     std::string what = ex.what();
     if (auto p = what.find("; last read"); p != std::string::npos) what.erase(p);
-    // Other messages quote a token too ("number overflow parsing '1e99999'"): nothing from a quote on.
-    if (auto p = what.find('\''); p != std::string::npos) {
-      what.erase(p);
-      while (!what.empty() && (what.back() == ' ' || what.back() == ':')) what.pop_back();
+    // Quoted grammar tokens stay ("unexpected '}'; expected '[', '{', or a literal"); any other quote
+    // may hold a value ("number overflow parsing '1e99999'"): nothing from such a quote on.
+    for (std::size_t p = what.find('\''); p != std::string::npos; p = what.find('\'', p)) {
+      const bool grammar = p + 2 < what.size() && what[p + 2] == '\'' &&
+                           std::string_view("[]{}:,").find(what[p + 1]) != std::string_view::npos;
+      if (!grammar) {
+        what.erase(p);
+        while (!what.empty() && (what.back() == ' ' || what.back() == ':')) what.pop_back();
+        break;
+      }
+      p += 3;
     }
     if (auto p = what.find(": syntax error"); p != std::string::npos) what.erase(0, p + 2);
     if (what.rfind("[json.exception", 0) == 0) {

@@ -857,19 +857,19 @@ TEST_F(ServerAbuseTest, DuplicateJsonKeysAre400) {
   } kCases[] = {
       {"fabric twice", "POST", "/v1/resolve",
        R"({"fabric":"emr","fabric":"prod","secrets":[{"provider":"env","key":"E2E_DB_PASSWORD"}]})",
-       "invalid JSON: duplicate key 'fabric' in the object at "},
+       "invalid JSON: duplicate key 'fabric' in the top-level object"},
       {"fabric twice, once escaped", "POST", "/v1/resolve",
        R"({"fabric":"emr","fabr\u0069c":"prod","secrets":[{"provider":"env","key":"E2E_DB_PASSWORD"}]})",
-       "invalid JSON: duplicate key 'fabric' in the object at "},
+       "invalid JSON: duplicate key 'fabric' in the top-level object"},
       {"key twice in a ref", "POST", "/v1/resolve",
        R"({"fabric":"prod","secrets":[{"provider":"env","key":"E2E_DB_PASSWORD","key":"E2E_OTHER"}]})",
        "invalid JSON: duplicate key 'key' in the object at /secrets/0"},
       {"secrets twice", "POST", "/v1/resolve",
        R"({"fabric":"prod","secrets":[],"secrets":[{"provider":"env","key":"E2E_DB_PASSWORD"}]})",
-       "invalid JSON: duplicate key 'secrets' in the object at "},
+       "invalid JSON: duplicate key 'secrets' in the top-level object"},
       {"value twice in a write", "PUT", "/v1/fabrics/prod/secrets/vault/secret/app/x",
        R"({"value":")" + first + R"(","value":")" + second + R"("})",
-       "invalid JSON: duplicate key 'value' in the object at "},
+       "invalid JSON: duplicate key 'value' in the top-level object"},
   };
   const std::size_t recorded = f_.AuditEntries().size();
   const int vault_calls = VaultSecretCalls(f_.vault());
