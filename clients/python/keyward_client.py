@@ -704,8 +704,9 @@ class KeywardClient:
 
         Returns a SecretListing (possibly empty). Raises PermissionDenied when no rule lets this
         principal list anything in or below the scope (whether or not it exists: the provider is not
-        asked then); NotFound for an unknown fabric or provider, or a scope the provider does not have;
-        InvalidArgument for a scope malformed for the provider. The listing is audited too."""
+        asked then); NotFound for an unknown fabric or provider (a scope the provider does not have is
+        an empty listing); InvalidArgument for a scope malformed for the provider. The listing is
+        audited too."""
         # quote: a space is sent as %20 and '+' as %2B (the server would take a bare '+' for a space).
         query = urllib.parse.urlencode({"provider": _check_str("provider", provider), "scope": _check_str("scope", scope)},
                                        quote_via=urllib.parse.quote)
