@@ -114,6 +114,7 @@ __version__ = "0.1.0"
 TOKEN_ENV = "KEYWARD_TOKEN"
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}\Z")  # what the server accepts and echoes
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/-]+=*\Z")  # RFC 6750's b64token: what a bearer token may hold
 _MAX_RESPONSE_BYTES = 32 << 20
 
 Value = Union[str, bytes]
@@ -639,6 +640,12 @@ class KeywardClient:
         if token is None:
             token = os.environ.get(TOKEN_ENV)
         token = token.strip() if token else None
+        if token and not _TOKEN_CHARS.fullmatch(token):
+            # Not quoted: the error would carry the token wherever it is logged. (A token with a newline or
+            # a non-ASCII character would otherwise fail later, in http.client, with a message quoting it.)
+            raise ValueError("the token holds characters a bearer token cannot (RFC 6750: letters, digits and "
+                             "-._~+/ then '='; a keyward token is kw_ and 43 characters of base64url); "
+                             "check the token file or KEYWARD_TOKEN")
         self._authorization = f"Bearer {token}" if token else None
         handlers: List[urllib.request.BaseHandler] = [_RefuseRedirects()]
         if parsed.scheme == "https":

@@ -853,6 +853,17 @@ class ReferenceAndConfigurationTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             KeywardClient("https://h:1", keyfile="client.key")
 
+    def test_a_token_a_header_cannot_carry_is_refused_without_quoting_it(self) -> None:
+        # Two tokens in one file during a rotation, a pasted curly quote: refused here, not by http.client
+        # later with a message that quotes the whole Authorization header.
+        for bad in ("kw_firstTOKENpart\nkw_secondTOKENpart", "kw_firstTOKENpart\u2019secondTOKENpart",
+                    "kw_firstTOKENpart secondTOKENpart"):
+            with self.subTest(bad=repr(bad)), self.assertRaises(ValueError) as cm:
+                KeywardClient("http://127.0.0.1:1", bad)
+            text = "".join(traceback.format_exception(type(cm.exception), cm.exception, cm.exception.__traceback__))
+            self.assertNotIn("TOKENpart", text)
+        self.assertIn("token=<set>", repr(KeywardClient("http://127.0.0.1:1", "kw_" + "A" * 42 + "-")))
+
     def test_a_value_that_cannot_be_utf8_is_refused_without_quoting_it(self) -> None:
         client = KeywardClient("http://127.0.0.1:1", "kw_x")
         with self.assertRaises(ValueError) as cm:
