@@ -242,11 +242,12 @@ TEST(MerkleTest, CorruptedInclusionProofsAreRejected) {
     const auto proof = Ds(v.proof);
     const Digest root = D(kRoots[v.size]);
     const Digest leaf = leaves[v.index];
-    EXPECT_THAT(VerifyInclusion(v.index - 1, v.size, leaf, proof, root), StatusIs(InclusionFailure(v.index - 1, v.size, proof.size())));
-    EXPECT_THAT(VerifyInclusion(v.index + 1, v.size, leaf, proof, root), StatusIs(InclusionFailure(v.index + 1, v.size, proof.size())));
-    EXPECT_THAT(VerifyInclusion(v.index ^ 2, v.size, leaf, proof, root), StatusIs(InclusionFailure(v.index ^ 2, v.size, proof.size())));
-    EXPECT_THAT(VerifyInclusion(v.index, v.size * 2, leaf, proof, root), StatusIs(InclusionFailure(v.index, v.size * 2, proof.size())));
-    EXPECT_THAT(VerifyInclusion(v.index, v.size / 2, leaf, proof, root), StatusIs(InclusionFailure(v.index, v.size / 2, proof.size())));
+    // The proof for another index or tree size.
+    for (const auto& [index, size] : {std::pair{v.index - 1, v.size}, {v.index + 1, v.size}, {v.index ^ 2, v.size},
+                                      {v.index, v.size * 2}, {v.index, v.size / 2}}) {
+      EXPECT_THAT(VerifyInclusion(index, size, leaf, proof, root), StatusIs(InclusionFailure(index, size, proof.size())))
+          << index << "/" << size;
+    }
     EXPECT_THAT(VerifyInclusion(v.index, v.size, some, proof, root), StatusIs(StatusCode::kDataLoss));
     EXPECT_THAT(VerifyInclusion(v.index, v.size, leaf, proof, EmptyRoot()), StatusIs(StatusCode::kDataLoss));
     EXPECT_THAT(VerifyInclusion(v.index, v.size, leaf, proof, some), StatusIs(StatusCode::kDataLoss));
@@ -277,11 +278,13 @@ TEST(MerkleTest, CorruptedConsistencyProofsAreRejected) {
   for (const auto& v : kConsistency) {
     const auto proof = Ds(v.proof);
     const Digest r1 = D(kRoots[v.old_size]), r2 = D(kRoots[v.size]);
-    EXPECT_THAT(VerifyConsistency(v.old_size - 1, v.size, r1, r2, proof), StatusIs(ConsistencyFailure(v.old_size - 1, v.size, proof.size())));
-    EXPECT_THAT(VerifyConsistency(v.old_size + 1, v.size, r1, r2, proof), StatusIs(ConsistencyFailure(v.old_size + 1, v.size, proof.size())));
-    EXPECT_THAT(VerifyConsistency(v.old_size ^ 2, v.size, r1, r2, proof), StatusIs(ConsistencyFailure(v.old_size ^ 2, v.size, proof.size())));
-    EXPECT_THAT(VerifyConsistency(v.old_size, v.size * 2, r1, r2, proof), StatusIs(ConsistencyFailure(v.old_size, v.size * 2, proof.size())));
-    EXPECT_THAT(VerifyConsistency(v.old_size, v.size / 2, r1, r2, proof), StatusIs(ConsistencyFailure(v.old_size, v.size / 2, proof.size())));
+    // The proof between other tree sizes.
+    for (const auto& [old_size, size] : {std::pair{v.old_size - 1, v.size}, {v.old_size + 1, v.size},
+                                         {v.old_size ^ 2, v.size}, {v.old_size, v.size * 2}, {v.old_size, v.size / 2}}) {
+      EXPECT_THAT(VerifyConsistency(old_size, size, r1, r2, proof),
+                  StatusIs(ConsistencyFailure(old_size, size, proof.size())))
+          << old_size << "->" << size;
+    }
     EXPECT_THAT(VerifyConsistency(v.old_size, v.size, some, r2, proof), StatusIs(StatusCode::kDataLoss));
     EXPECT_THAT(VerifyConsistency(v.old_size, v.size, r1, some, proof), StatusIs(StatusCode::kDataLoss));
     EXPECT_THAT(VerifyConsistency(v.old_size, v.size, r2, r1, proof), StatusIs(StatusCode::kDataLoss));
