@@ -271,13 +271,6 @@ void Resolver::List(const RequestContext& ctx, const std::string& fabric, const 
                                                    std::chrono::steady_clock::now() - start),
                                                listed.status());
                    }
-                   // Nothing at this scope is answered as an empty list, like a scope whose names this
-                   // principal may not see: a 404 would tell them apart. The audit entry says which.
-                   std::string nothing_there;
-                   if (!listed.has_value() && listed.error().code() == StatusCode::kNotFound) {
-                     nothing_there = " (the provider has nothing at this scope: " + listed.error().message() + ")";
-                     listed = std::vector<ListedName>{};
-                   }
                    if (!listed.has_value()) {
                      record.decision = "error";
                      record.reason = ErrorReason(listed.error());
@@ -309,8 +302,7 @@ void Resolver::List(const RequestContext& ctx, const std::string& fabric, const 
                    }
                    record.decision = "allow";
                    record.detail = std::to_string(keys_listed) + " of " + std::to_string(keys) + " keys, " +
-                                   std::to_string(scopes_listed) + " of " + std::to_string(scopes) + " scopes listed" +
-                                   nothing_there;
+                                   std::to_string(scopes_listed) + " of " + std::to_string(scopes) + " scopes listed";
                    audit_->Append({std::move(record)},
                                   [done = std::move(done), result = std::move(result)](Result<SeqRange> r) mutable {
                                     if (!r.has_value()) return done(AuditFailure(r.error()));

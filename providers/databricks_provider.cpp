@@ -104,6 +104,12 @@ class DatabricksCore final : public RemoteCore, public std::enable_shared_from_t
     Send(Method::kGet, scopes ? std::string("scopes/list") : "list?scope=" + http::PercentEncode(scope, false), {}, d,
          std::nullopt, [ctx, scopes, done](Result<Response> r) {
            if (!r) return done(TransportError(ctx, r.error()));
+           // A scope that does not exist lists as empty: the resolver must not be able to tell it from a
+           // scope whose keys the caller may not see. Only Databricks' own answer says so; any other 404
+           // (a wrong base path, a proxy) stays an error.
+           if (!scopes && r->status == 404 && ErrorCode(*r) == "RESOURCE_DOES_NOT_EXIST") {
+             return done(std::vector<ListedName>{});
+           }
            if (!IsSuccess(r->status)) return done(DatabricksStatus(*r, ctx));
            auto parsed = ParseJson(r->body.view(), kSecretDocument);
            if (!parsed.has_value() || !parsed->is_object()) return done(Malformed(ctx, "the body is not a JSON object"));

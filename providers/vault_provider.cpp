@@ -154,7 +154,6 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
                  [self, m = *m, scope, rel, d, ctx, done](Result<Response> r) {
                    if (!r) return done(TransportError(ctx, r.error()));
                    std::vector<ListedName> names;
-                   bool found = false;
                    if (r->status == 200) {
                      WipedJson body(ParseOrNull(*r));
                      const Json& data = body.get().is_object() ? body.get().value("data", Json()) : Json();
@@ -167,20 +166,19 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
                        if (!name.empty() && name.back() == '/') name.pop_back();
                        if (!name.empty()) names.push_back(ListedName{std::move(name), true});
                      }
-                     found = true;
                    } else if (r->status != 404) {
                      return done(VaultStatus(*r, ctx));
                    }
                    if (rel.empty()) return done(Sorted(std::move(names)));
-                   self->ReadMap(m, scope, d, ctx, [found, names, ctx, done](Result<MapRead> mr) mutable {
+                   self->ReadMap(m, scope, d, ctx, [names, done](Result<MapRead> mr) mutable {
                      if (!mr) return done(mr.error());
                      if (mr->exists) {
                        for (auto it = mr->map.get().begin(); it != mr->map.get().end(); ++it) {
                          names.push_back(ListedName{it.key(), false});
                        }
-                     } else if (!found) {
-                       return done(Status::NotFound(ctx + ": nothing is stored at or below this path"));
                      }
+                     // Nothing stored at or below the path is an empty list, not an error: the resolver
+                     // must not be able to tell it from a path whose names the caller may not see.
                      done(Sorted(std::move(names)));
                    });
                  });

@@ -223,9 +223,27 @@ TEST_F(DatabricksTest, AnEmptyListAnsweredAsEmptyObjectIsEmpty) {
   EXPECT_TRUE(scopes->empty());
 }
 
-TEST_F(DatabricksTest, ListOfAMissingScopeIsNotFound) {
+TEST_F(DatabricksTest, ListOfAMissingScopeIsEmpty) {
+  // Databricks' own RESOURCE_DOES_NOT_EXIST: an empty list, as for a scope whose keys the caller may not
+  // see (the resolver must not be able to tell the two apart).
   auto p = Make();
-  EXPECT_THAT(ListAndWait(*p, "no-scope"), StatusIs(StatusCode::kNotFound));
+  auto listed = ListAndWait(*p, "no-scope");
+  ASSERT_THAT(listed, IsOk());
+  EXPECT_TRUE(listed->empty());
+}
+
+TEST_F(DatabricksTest, AListAnsweredByAnother404StaysAnError) {
+  // A wrong base path (a proxy prefix that is not there): the workspace answers ENDPOINT_NOT_FOUND, which
+  // says nothing about the scope. Listing a scope, or every scope, fails; it is not an empty list.
+  DatabricksOptions o;
+  o.id = "dbx-test";
+  o.origin = *http::ParseUrl(dbx_.url() + "/no-such-prefix");
+  o.token = SecretValue(kToken);
+  o.http.allow_plain_http = true;
+  auto p = MakeDatabricksProvider(runtime_, std::move(o));
+  ASSERT_THAT(p, IsOk());
+  EXPECT_THAT(ListAndWait(**p, "etl"), StatusIs(StatusCode::kNotFound, HasSubstr("ENDPOINT_NOT_FOUND")));
+  EXPECT_THAT(ListAndWait(**p, ""), StatusIs(StatusCode::kNotFound, HasSubstr("ENDPOINT_NOT_FOUND")));
 }
 
 // --- put and remove ----------------------------------------------------------------------------------
