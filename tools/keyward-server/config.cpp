@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -66,8 +68,8 @@ bool IsLoopback(const std::string& address) {
   if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
   in6_addr v6{};
   const std::string bare = address.substr(0, address.find('%'));  // without a zone ("::1%lo")
-  if (::inet_pton(AF_INET6, bare.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
-  return false;
+  if (::inet_pton(AF_INET6, bare.c_str(), &v6) != 1) return false;
+  return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);  // ::ffff:127.x
 }
 
 bool IsDottedOid(std::string_view s) {
@@ -194,25 +196,49 @@ void CheckEnvironmentExposesNoCredential(const Json& providers, SchemaReader& r)
   }
 }
 
+// The address a workspace URL connects to, as one string for comparing: the host without case or a
+// trailing dot (an IP literal in its canonical form, an IPv4-mapped IPv6 address as IPv4) and the port
+// as a number. The path is left out: two providers on one host and port are taken for one workspace,
+// whatever base path each names (so no spelling of a path can make them look apart).
+std::string WorkspaceAddress(const http::Origin& origin) {
+  std::string host = origin.host;
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!host.empty() && host.back() == '.') host.pop_back();
+  char text[INET6_ADDRSTRLEN] = {};
+  in_addr v4{};
+  in6_addr v6{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    if (::inet_ntop(AF_INET, &v4, text, sizeof text) != nullptr) host = text;
+  } else if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+      std::memcpy(&v4, &v6.s6_addr[12], sizeof v4);
+      if (::inet_ntop(AF_INET, &v4, text, sizeof text) != nullptr) host = text;
+    } else if (::inet_ntop(AF_INET6, &v6, text, sizeof text) != nullptr) {
+      host = text;
+    }
+  }
+  std::string port = origin.port;
+  unsigned long number = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (ec == std::errc() && end == port.data() + port.size()) port = std::to_string(number);
+  return host + " port " + port;
+}
+
 // One Databricks provider per workspace. The policy protects a managed fabric's scope per provider id
 // (no other fabric may use that scope through that provider); a second provider on the same workspace
-// would reach the same scope under another id, past that protection. Workspaces are compared by
-// host (without case or a trailing dot), port and path, as the URL names them: two host names for one
-// workspace cannot be told apart here.
+// would reach the same scope under another id, past that protection. Workspaces are compared by the
+// address their URL connects to (WorkspaceAddress): two host names for one workspace cannot be told
+// apart here.
 void CheckOneProviderPerWorkspace(const Json& providers, SchemaReader& r) {
-  std::map<std::string, std::pair<std::string, std::string>> seen;  // workspace -> (id, pointer)
+  std::map<std::string, std::pair<std::string, std::string>> seen;  // workspace address -> (id, pointer)
   for (std::size_t i = 0; i < providers.size(); ++i) {
     const Json& section = providers[i];
     if (!section.is_object() || StringMember(section, "type", "") != "databricks") continue;
     auto origin = http::ParseUrl(StringMember(section, "workspace_url", ""));
     if (!origin.has_value()) continue;  // reported by the provider's own checks
-    std::string host = origin->host;
-    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (!host.empty() && host.back() == '.') host.pop_back();
-    const std::string workspace = host + ":" + origin->port + origin->base_path;
     const std::string ptr = JsonPointerJoin("/providers", i);
     const std::string id = StringMember(section, "id", "");
-    if (auto [first, fresh] = seen.emplace(workspace, std::make_pair(id, ptr)); !fresh) {
+    if (auto [first, fresh] = seen.emplace(WorkspaceAddress(*origin), std::make_pair(id, ptr)); !fresh) {
       r.Error(ptr + "/workspace_url", "workspace-twice",
               "provider '" + Printable(id) + "' addresses the same Databricks workspace as provider '" +
                   Printable(first->second.first) + "' (" + first->second.second +

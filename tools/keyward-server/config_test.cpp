@@ -230,6 +230,25 @@ TEST_F(ConfigTest, AnEnvironmentProviderMayExposeVariablesBesideACredential) {
   EXPECT_THAT(Load(j), IsOk()) << ::testing::PrintToString(diags_);
 }
 
+TEST_F(ConfigTest, OneDatabricksWorkspaceUnderAnySpellingOfItsAddress) {
+  // The same address written another way: a leading-zero port, another path, an IP literal spelt
+  // otherwise, an IPv4-mapped IPv6 address.
+  for (const auto& [first, second] : std::vector<std::pair<std::string, std::string>>{
+           {"https://adb-1.azuredatabricks.net", "https://adb-1.azuredatabricks.net:0443"},
+           {"https://adb-1.azuredatabricks.net", "https://adb-1.azuredatabricks.net/."},
+           {"https://adb-1.azuredatabricks.net", "https://adb-1.azuredatabricks.net//x/.."},
+           {"https://adb-1.azuredatabricks.net/a", "https://adb-1.azuredatabricks.net/b"},
+           {"https://[::1]:8443", "https://[0::1]:8443"},
+           {"https://127.0.0.1:8443", "https://[::ffff:127.0.0.1]:8443"}}) {
+    SCOPED_TRACE(first + " and " + second);
+    Json j = Minimal();
+    j["providers"] = Json::array({{{"id", "a"}, {"type", "databricks"}, {"workspace_url", first}},
+                                  {{"id", "b"}, {"type", "databricks"}, {"workspace_url", second}}});
+    EXPECT_THAT(Load(j), StatusIs(StatusCode::kInvalidArgument));
+    EXPECT_THAT(diags_, ElementsAre(ErrorAt("/providers/1/workspace_url", "addresses the same Databricks workspace")));
+  }
+}
+
 TEST_F(ConfigTest, DatabricksProvidersOnDifferentWorkspacesLoad) {
   Json j = Minimal();
   j["providers"] = Json::parse(R"([
@@ -275,6 +294,24 @@ TEST_F(ConfigTest, ValidListenAddresses) {
     Json j = Minimal();
     j["listen"]["address"] = address;
     EXPECT_THAT(Load(j), IsOk()) << address << ": " << ::testing::PrintToString(diags_);
+  }
+}
+
+TEST_F(ConfigTest, PlainHttpOnAnyLoopbackAddress) {
+  for (const char* address : {"127.0.0.1", "127.5.5.5", "::1", "::1%lo", "::ffff:127.0.0.1"}) {
+    Json j = Minimal();
+    j.erase("tls");
+    j["insecure_plaintext"] = true;
+    j["listen"]["address"] = address;
+    EXPECT_THAT(Load(j), IsOk()) << address << ": " << ::testing::PrintToString(diags_);
+  }
+  for (const char* address : {"0.0.0.0", "::", "10.0.0.1", "::ffff:10.0.0.1", "128.0.0.1"}) {
+    Json j = Minimal();
+    j.erase("tls");
+    j["insecure_plaintext"] = true;
+    j["listen"]["address"] = address;
+    EXPECT_THAT(Load(j), StatusIs(StatusCode::kInvalidArgument)) << address;
+    EXPECT_THAT(diags_, ElementsAre(ErrorAt("/insecure_plaintext", "plain HTTP only on a loopback address"))) << address;
   }
 }
 
