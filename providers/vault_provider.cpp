@@ -301,7 +301,10 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
       // A token Vault calls invalid (revoked, or expired early) is not kept until its renewal is due:
       // the next operation logs in again, or reads the token file again, or looks the token up.
       done = [weak = weak_from_this(), done = std::move(done)](Result<Response> res) {
-        if (auto self = weak.lock(); self && res && NamesInvalidToken(*res)) self->known_ = false;
+        if (auto self = weak.lock(); self && res && NamesInvalidToken(*res)) {
+          self->known_ = false;
+          self->token_rejected_ = true;
+        }
         done(std::move(res));
       };
     }
@@ -321,7 +324,14 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
     auth_waiters_.push_back(std::move(k));
     if (auth_waiters_.size() > 1) return;  // a refresh is already under way
     const bool approle = auth_.method == VaultAuthOptions::Method::kAppRole;
-    if (!known_ && !approle) ReloadTokenFile();  // an agent may have written a new one meanwhile
+    if (!known_ && !approle) {
+      ReloadTokenFile();  // an agent may have written a new one meanwhile
+      // Vault called the token invalid and the file cannot be read: say why rather than send it again.
+      if (token_rejected_ && !reload_problem_.empty()) {
+        return AuthDone(Status::Unauthenticated("Vault rejected keyward's token, and the token file could not be read "
+                                                "again: " + reload_problem_));
+      }
+    }
     if (!known_) return approle ? Login(d) : Lookup(d);
     if (renewable_) return Renew(d);
     Fallback(d);
@@ -337,6 +347,7 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
     if (stopped_) return;
     const auto now = clock_();
     known_ = true;
+    token_rejected_ = false;
     renewable_ = renewable;
     ttl_s_ = std::max<std::int64_t>(ttl_s, 0);
     expires_at_ = now + std::chrono::seconds(ttl_s_);
@@ -429,9 +440,15 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
   bool ReloadTokenFile() {
     if (!auth_.token_source || auth_.token_source->kind != CredentialSource::Kind::kFile) return false;
     auto fresh = auth_.token_source->Load();
-    if (!fresh.has_value() || fresh->reveal() == token_.reveal()) return false;
+    if (!fresh.has_value()) {
+      reload_problem_ = fresh.error().message();  // names the file, never its content
+      return false;
+    }
+    reload_problem_.clear();
+    if (fresh->reveal() == token_.reveal()) return false;
     token_ = std::move(*fresh);
     known_ = false;
+    token_rejected_ = false;
     return true;
   }
 
@@ -443,7 +460,9 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
     const auto now = clock_();
     if (ttl_s_ > 0 && now >= expires_at_) {
       known_ = false;
-      return AuthDone(Status::Unauthenticated("keyward's Vault token expired and could not be renewed"));
+      return AuthDone(Status::Unauthenticated(
+          "keyward's Vault token expired and could not be renewed" +
+          (reload_problem_.empty() ? std::string() : ", and the token file could not be read again: " + reload_problem_)));
     }
     renew_at_ = now + (expires_at_ - now) / 2;  // try again later; the token still works meanwhile
     ScheduleRenewal();
@@ -633,6 +652,8 @@ class VaultCore final : public RemoteCore, public std::enable_shared_from_this<V
   bool stopped_ = false;
   SecretValue token_;
   bool known_ = false;      // TTL and renewability known
+  bool token_rejected_ = false;  // Vault called the current token invalid
+  std::string reload_problem_;   // why the token file could not be read again ("" when it could)
   bool renewable_ = false;
   std::int64_t ttl_s_ = 0;  // 0 = the token does not expire
   Clock::time_point renew_at_;

@@ -2,6 +2,7 @@
 // AppRole auth with renewal, and every error mapping, each asserting the exact StatusCode.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <fstream>
@@ -668,6 +669,28 @@ TEST_F(VaultTest, ARevokedTokenFromAFileIsReplacedByTheNextOneWrittenThere) {
   auto v = GetAndWait(*p, "secret/app/db", "user");
   ASSERT_THAT(v, IsOk());
   EXPECT_EQ(v->reveal(), "app");
+  EXPECT_EQ(vault_.Requests().back().Header("x-vault-token"), rotated);
+}
+
+TEST_F(VaultTest, ATokenFileThatCannotBeReadAgainIsNamedInTheFailure) {
+  TempDir dir;
+  const std::string path = dir.Write("token", token_ + "\n");
+  auto p = WarmedUpWithTokenFile(path);
+  vault_.RevokeToken(token_);
+  EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), StatusIs(StatusCode::kUnauthenticated));
+  // The agent writes the new token with a mode that lets others read it: refused, and said so.
+  const std::string rotated = vault_.CreateToken(3600);
+  std::ofstream(path) << rotated << "\n";
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  auto refused = GetAndWait(*p, "secret/app/db", "user");
+  EXPECT_THAT(refused, StatusIs(StatusCode::kUnauthenticated,
+                                AllOf(HasSubstr("the token file could not be read again: credential file " + path),
+                                      HasSubstr("Run: chmod 600 " + path))));
+  if (!refused.has_value()) {
+    EXPECT_THAT(refused.error().message(), Not(HasSubstr(rotated)));
+  }
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
   EXPECT_EQ(vault_.Requests().back().Header("x-vault-token"), rotated);
 }
 
