@@ -27,9 +27,10 @@ bool AnyTrue(const std::vector<bool>& v) {
 }
 
 // Whether a scope pattern can match a scope of the provider type's shape: a Vault path has at least two
-// segments (the mount, then a path), a Databricks scope exactly one, of letters, digits, '-', '_', '.'
-// and '@'. ("**" stands for any number of segments, none included.)
-bool ScopeShapeFits(std::string_view scope, ProviderType type) {
+// segments (the mount, then a path) — one when listing, which may name a bare mount —, a Databricks
+// scope exactly one, of letters, digits, '-', '_', '.' and '@'. ("**" stands for any number of
+// segments, none included.)
+bool ScopeShapeFits(std::string_view scope, ProviderType type, bool lists) {
   std::size_t fixed = 0;
   bool any_depth = false, databricks_chars = true;
   for (std::size_t start = 0; start <= scope.size();) {
@@ -48,18 +49,19 @@ bool ScopeShapeFits(std::string_view scope, ProviderType type) {
     }
     start = end + 1;
   }
-  if (type == ProviderType::kVault) return fixed >= 2 || any_depth;
+  if (type == ProviderType::kVault) return fixed >= 2 || any_depth || (lists && fixed == 1);
   if (type == ProviderType::kDatabricks) return databricks_chars && (fixed == 1 || (fixed == 0 && any_depth));
   return true;
 }
 
 // Can `pattern` match some valid secret of a provider of `type` reachable from `fabric`?
-bool PatternReaches(const SecretPattern& pattern, ProviderType type, const FabricDef& fabric) {
+// `lists`: an allow rule for list (a bare Vault mount is a scope for listing).
+bool PatternReaches(const SecretPattern& pattern, ProviderType type, const FabricDef& fabric, bool lists) {
   if (pattern.any) return true;
   const PathGlob scope(type == ProviderType::kDatabricks ? FoldCase(pattern.scope) : pattern.scope);
   if (type == ProviderType::kEnvironment) return scope.Matches("");
   if (pattern.scope.empty()) return false;  // scope-less patterns name environment variables only
-  if (!ScopeShapeFits(pattern.scope, type)) return false;
+  if (!ScopeShapeFits(pattern.scope, type, lists)) return false;
   if (fabric.managed) return scope.Matches(FoldCase(fabric.scope));
   return true;
 }
@@ -87,7 +89,10 @@ std::string DeadReason(const Policy& p, const RuleDef& r, const std::vector<bool
       if (!some_action) continue;
       action = true;
       for (const SecretPattern& s : r.secrets) {
-        if (PatternReaches(s, type, f)) return {};
+        // An allow rule for list decides listing a bare Vault mount ("secret/*" for scope "secret"); a
+        // deny rule never covers one (it would have to cover everything below it too).
+        const bool lists_mounts = r.effect == Effect::kAllow && (r.actions & ActionBit(Action::kList)) != 0;
+        if (PatternReaches(s, type, f, lists_mounts)) return {};
       }
     }
   }

@@ -102,6 +102,10 @@ TEST(LintTest, PatternsOfTheWrongShapeForTheirProviderNeverMatch) {
                "secrets": ["fin*@x.y/k", "**/k"], "actions": ["*"]})"}) {
     EXPECT_THAT(LintOf(rule), IsEmpty()) << rule;
   }
+  // Listing names a bare mount: "secret/*" (scope "secret") decides listing it.
+  EXPECT_THAT(LintOf(R"({"id": "browse-mount", "effect": "allow", "principals": ["admin"], "fabrics": ["emr"],
+                         "providers": ["vault"], "secrets": ["secret/*"], "actions": ["list"]})"),
+              IsEmpty());
 }
 
 TEST(LintTest, GlobbedRuleOnManagedFabricOutsideItsScope) {
