@@ -354,7 +354,8 @@ const Json* SchemaReader::Array(const Json& obj, const std::string& pointer, std
     return nullptr;
   }
   if (!allow_empty && m->empty()) {
-    Error(ptr, "empty", "expected at least one element (use [\"*\"] to mean every one)");
+    Error(ptr, "empty",
+          "expected at least one element" + (empty_array_hint_.empty() ? std::string() : " (" + empty_array_hint_ + ")"));
     return nullptr;
   }
   return m;

@@ -89,6 +89,9 @@ class SchemaReader {
 
   void Error(std::string pointer, std::string kind, std::string message);
   std::size_t error_count() const { return errors_; }
+  // Added to the message for an empty array where one element at least is required (the policy's
+  // lists: 'use ["*"] to mean every one'). None by default.
+  void set_empty_array_hint(std::string hint) { empty_array_hint_ = std::move(hint); }
 
   // True when `value` is an object. Reports a type error otherwise, and reports each member whose name
   // is not in `known` as "unknown-field" (unknown fields are usually typos).
@@ -111,6 +114,7 @@ class SchemaReader {
  private:
   std::vector<Diagnostic>* out_;
   std::size_t errors_ = 0;
+  std::string empty_array_hint_;
 };
 
 }  // namespace keyward

@@ -79,7 +79,7 @@ using SeenIds = std::map<std::string, std::string, std::less<>>;  // id -> point
 
 class PolicyReader {
  public:
-  explicit PolicyReader(std::vector<Diagnostic>* diags) : r_(diags) {}
+  explicit PolicyReader(std::vector<Diagnostic>* diags) : r_(diags) { r_.set_empty_array_hint("use [\"*\"] to mean every one"); }
 
   Policy Read(const Json& root) {
     Policy p;

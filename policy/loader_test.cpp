@@ -176,7 +176,7 @@ TEST_F(LoaderTest, RuleListsMustBePresentAndNonEmpty) {
   EXPECT_THAT(Parse(Doc(R"({"id": "r", "effect": "allow", "principals": [], "fabrics": "emr", "providers": [7],
                             "actions": ["resolve"]})")),
               StatusIs(StatusCode::kInvalidArgument));
-  EXPECT_THAT(errors_, ElementsAre(Diag("/rules/0/principals", "empty", "expected at least one element"),
+  EXPECT_THAT(errors_, ElementsAre(Diag("/rules/0/principals", "empty", "expected at least one element (use [\"*\"] to mean every one)"),
                                    Diag("/rules/0/fabrics", "type", "expected an array, got a string"),
                                    Diag("/rules/0/providers/0", "type", "expected a string, got an integer"),
                                    Diag("/rules/0", "missing-field", "'secrets'")));

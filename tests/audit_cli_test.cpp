@@ -239,6 +239,23 @@ TEST_F(AuditCliTest, ShowFiltersEntries) {
   EXPECT_EQ(d[0]["seq"], 5);
   const auto range = Audit({"show", f_.db(), "--from", "2", "--to", "3", "--json"});
   EXPECT_EQ(ParseOut(range).size(), 2u);
+  // Columns line up whatever the action (the longest keyward records, audit.recovered, fits), and no
+  // row ends in blanks.
+  const std::size_t decision_at = all.out.find("DECISION");
+  ASSERT_NE(decision_at, std::string::npos);
+  std::size_t start = 0, rows = 0;
+  for (std::size_t nl; (nl = all.out.find('\n', start)) != std::string::npos; start = nl + 1, ++rows) {
+    const std::string line = all.out.substr(start, nl - start);
+    EXPECT_NE(line.back(), ' ') << line;
+    if (rows > 0) {
+      EXPECT_THAT(line.substr(decision_at, 5), ::testing::AnyOf("allow", "deny ", "error")) << line;
+    }
+  }
+  EXPECT_GT(rows, 1u);
+  // A decision that is not one is a usage error, not an empty table.
+  const auto bad = Audit({"show", f_.db(), "--decision", "Deny"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--decision is allow, deny or error, not 'Deny'"));
 }
 
 TEST_F(AuditCliTest, ExportJsonLines) {
@@ -326,7 +343,8 @@ TEST_F(AuditCliTest, ProveUsageErrors) {
 TEST(AuditCli, HelpAndUnknownCommands) {
   const auto help = Audit({"--help"});
   EXPECT_EQ(help.exit_code, 0);
-  EXPECT_THAT(help.out, HasSubstr("keyward-audit verify DB... --key PUBFILE..."));
+  EXPECT_THAT(help.out, HasSubstr("keyward-audit verify DB... --key PUBFILE [--key PUBFILE]... [--checkpoint NOTEFILE]..."));
+  EXPECT_THAT(help.out, Not(HasSubstr("--verbose")));  // verify has no quiet mode to leave
   EXPECT_THAT(help.out, HasSubstr("Exit codes:"));
   EXPECT_EQ(Audit({}).exit_code, 2);
   EXPECT_EQ(Audit({"frob"}).exit_code, 2);

@@ -105,4 +105,9 @@ inline int RunSubcommands(int argc, char** argv, const std::string& program, con
   }
 }
 
+// "1 provider", "2 providers": a count and its noun, for the tools' one-line summaries.
+inline std::string Counted(std::size_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 }  // namespace keyward::cli

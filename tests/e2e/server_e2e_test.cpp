@@ -228,6 +228,9 @@ TEST_F(ServerE2eTest, MalformedRequestsGetPreciseErrors) {
   const auto too_many = f_.Call("etl", "POST", "/v1/resolve", ResolveBody("prod", many));
   EXPECT_EQ(too_many.status, 400);
   EXPECT_THAT(Body(too_many)["error"]["message"].get<std::string>(), HasSubstr("too many secrets: 6 (at most 5"));
+  const auto none = f_.Call("etl", "POST", "/v1/resolve", R"({"fabric": "prod", "secrets": []})");
+  EXPECT_EQ(none.status, 400);
+  EXPECT_EQ(Body(none)["error"]["message"], "/secrets: expected at least one element");  // no policy-language hint
   const auto wrong_type = f_.Call("etl", "POST", "/v1/resolve", R"({"fabric": 7, "secrets": [{"provider": "env", "key": "X"}]})");
   EXPECT_EQ(wrong_type.status, 400);
   EXPECT_THAT(Body(wrong_type)["error"]["message"].get<std::string>(), HasSubstr("/fabric: expected a string"));

@@ -39,14 +39,15 @@ constexpr const char* kOverview = R"(keyward-audit — verify keyward audit logs
 
 Usage:
   keyward-audit keygen --out PREFIX --name NAME
-  keyward-audit verify DB... --key PUBFILE... [--checkpoint NOTEFILE...] [--from SEQ] [--to SEQ] [--json] [--verbose]
+  keyward-audit verify DB... --key PUBFILE [--key PUBFILE]... [--checkpoint NOTEFILE]... [--from SEQ] [--to SEQ] [--json]
   keyward-audit show DB [--from SEQ] [--to SEQ] [--principal P] [--fabric F] [--key K] [--decision D] [--json]
   keyward-audit export DB --format jsonl
   keyward-audit checkpoint DB
   keyward-audit prove DB --seq N [--size M]
   keyward-audit prove DB --from-size A --size B
-  keyward-audit check-proof PROOFFILE --key PUBFILE... [--checkpoint NOTEFILE...]
+  keyward-audit check-proof PROOFFILE --key PUBFILE [--key PUBFILE]... [--checkpoint NOTEFILE]...
   keyward-audit COMMAND --help
+  keyward-audit --version
 
 Commands:
   keygen       Create an Ed25519 signing key: PREFIX.key (mode 0600, for the server) and PREFIX.pub (the
@@ -212,18 +213,19 @@ void PrintReport(const audit::VerifyReport& r) {
 int Verify(const std::vector<std::string>& args) {
   keyward::cli::CommandLine cl(kProgram, true);
   cl.visible.add_options()("key", po::value<std::vector<std::string>>()->required(),
-                           "trusted verifier key file(s) (.pub); several for key rotation")(
-      "checkpoint", po::value<std::vector<std::string>>(), "checkpoint(s) you kept: note files or export files")(
+                           "a trusted verifier key file (.pub); repeat --key for each key (key rotation)")(
+      "checkpoint", po::value<std::vector<std::string>>(),
+      "a checkpoint file you kept (note files or export files); repeat --checkpoint for each")(
       "from", po::value<std::int64_t>(), "first seq to check row by row (the tree is still built from seq 1)")(
       "to", po::value<std::int64_t>(),
       "last seq to check row by row (rows after it are read up to the first checkpoint that covers it; later "
-      "checkpoints are not compared)")("verbose,v", "print each log's summary even when OK");
+      "checkpoints are not compared)");
   cl.hidden.add_options()("db", po::value<std::vector<std::string>>()->required(), "audit database(s)");
   cl.positional.add("db", -1);
   int code = kExitOk;
   if (!cl.Parse(args,
-                "Usage: keyward-audit verify DB... --key PUBFILE... [--checkpoint NOTEFILE...] [--from SEQ] [--to SEQ] "
-                "[--json] [--verbose]",
+                "Usage: keyward-audit verify DB... --key PUBFILE [--key PUBFILE]... [--checkpoint NOTEFILE]... "
+                "[--from SEQ] [--to SEQ] [--json]",
                 &code)) {
     return code;
   }
@@ -324,11 +326,26 @@ int Show(const std::vector<std::string>& args) {
   auto filter = [&](const char* name, const std::string& value) {
     return !cl.Has(name) || cl.Get<std::string>(name) == value;
   };
-  Json rows = Json::array();
-  if (!cl.json()) {
-    std::printf("%-8s %-27s %-20s %-16s %-8s %-8s %-40s %s\n", "SEQ", "TIME", "PRINCIPAL", "FABRIC", "ACTION", "DECISION",
-                "SECRET", "REASON");
+  if (cl.Has("decision")) {
+    const std::string d = cl.Get<std::string>("decision");
+    if (d != "allow" && d != "deny" && d != "error") {
+      std::cerr << kProgram << ": --decision is allow, deny or error, not '" << Quote(d) << "'\n";
+      return kExitUsage;
+    }
   }
+  Json rows = Json::array();
+  // One row: fixed columns (wide enough for every action keyward records), no trailing blanks.
+  auto row = [](const std::string& seq, const std::string& time, const std::string& principal, const std::string& fabric,
+                const std::string& action, const std::string& decision, const std::string& secret,
+                const std::string& reason) {
+    char line[4096];
+    std::snprintf(line, sizeof line, "%-8s %-27s %-20s %-16s %-15s %-8s %-40s %s", seq.c_str(), time.c_str(),
+                  principal.c_str(), fabric.c_str(), action.c_str(), decision.c_str(), secret.c_str(), reason.c_str());
+    std::string out(line);
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    std::printf("%s\n", out.c_str());
+  };
+  if (!cl.json()) row("SEQ", "TIME", "PRINCIPAL", "FABRIC", "ACTION", "DECISION", "SECRET", "REASON");
   Status s = (*reader)->ForEach(cl.Has("from") ? cl.Get<std::int64_t>("from") : 1,
                                 cl.Has("to") ? cl.Get<std::int64_t>("to") : INT64_MAX,
                                 [&](std::int64_t seq, std::string_view bytes, std::string_view) {
@@ -352,10 +369,8 @@ int Show(const std::vector<std::string>& args) {
                                   if (cl.json()) {
                                     rows.push_back(*keyward::ParseJson(bytes));
                                   } else {
-                                    std::printf("%-8lld %-27s %-20s %-16s %-8s %-8s %-40s %s\n", static_cast<long long>(seq),
-                                                e->time.c_str(), Quote(r.principal).c_str(), Quote(r.fabric).c_str(),
-                                                Quote(r.action).c_str(), Quote(r.decision).c_str(), Quote(secret).c_str(),
-                                                Quote(r.reason).c_str());
+                                    row(std::to_string(seq), e->time, Quote(r.principal), Quote(r.fabric),
+                                        Quote(r.action), Quote(r.decision), Quote(secret), Quote(r.reason));
                                   }
                                   return true;
                                 });
@@ -533,13 +548,15 @@ Result<audit::Checkpoint> TrustedCheckpoint(const std::vector<std::string>& note
 
 int CheckProof(const std::vector<std::string>& args) {
   keyward::cli::CommandLine cl(kProgram, false);
-  cl.visible.add_options()("key", po::value<std::vector<std::string>>()->required(), "trusted verifier key file(s)")(
+  cl.visible.add_options()("key", po::value<std::vector<std::string>>()->required(),
+                           "a trusted verifier key file; repeat --key for each key")(
       "checkpoint", po::value<std::vector<std::string>>(),
-      "signed checkpoint(s) to check against (default: the ones inside the proof)");
+      "a signed checkpoint file to check against (default: the ones inside the proof); repeat for each");
   cl.hidden.add_options()("proof", po::value<std::string>()->required(), "proof file printed by prove");
   cl.positional.add("proof", 1);
   int code = kExitOk;
-  if (!cl.Parse(args, "Usage: keyward-audit check-proof PROOFFILE --key PUBFILE... [--checkpoint NOTEFILE...]", &code)) {
+  if (!cl.Parse(args, "Usage: keyward-audit check-proof PROOFFILE --key PUBFILE [--key PUBFILE]... [--checkpoint NOTEFILE]...",
+                &code)) {
     return code;
   }
   auto keys = LoadKeys(cl.Get<std::vector<std::string>>("key"));

@@ -28,7 +28,7 @@ constexpr const char* kOverview = R"(keyward-policy — check, explain and test 
 
 Usage:
   keyward-policy check FILE [--strict] [--json]
-  keyward-policy explain FILE --principal P --fabric F --secret PROVIDER:SCOPE/KEY --action A [--json]
+  keyward-policy explain FILE --principal P --fabric F --secret PROVIDER:SCOPE/KEY [--action A] [--json]
   keyward-policy test FILE CASES [--verbose] [--json]
   keyward-policy COMMAND --help
   keyward-policy --version
@@ -116,8 +116,9 @@ int Check(const std::vector<std::string>& args) {
                {"errors", Json::array()},
                {"warnings", DiagnosticsJson(warnings)}});
   } else {
-    std::cout << path << ": valid — " << p.providers.size() << " providers, " << p.fabrics.size() << " fabrics, "
-              << p.rules.size() << " rules; version " << p.version << "\n";
+    std::cout << path << ": valid — " << keyward::cli::Counted(p.providers.size(), "provider") << ", "
+              << keyward::cli::Counted(p.fabrics.size(), "fabric") << ", " << keyward::cli::Counted(p.rules.size(), "rule")
+              << "; version " << p.version << "\n";
     for (const Diagnostic& d : warnings) std::cout << d.ToString() << "\n";
     if (!warnings.empty()) {
       std::cout << warnings.size() << (warnings.size() == 1 ? " warning" : " warnings") << "\n";
@@ -134,7 +135,7 @@ int Explain(const std::vector<std::string>& args) {
       "action", po::value<std::string>()->default_value("resolve"), "resolve, list, write or delete");
   int code = kExitOk;
   if (!cl.Parse(args,
-                "Usage: keyward-policy explain FILE --principal P --fabric F --secret PROVIDER:SCOPE/KEY --action A "
+                "Usage: keyward-policy explain FILE --principal P --fabric F --secret PROVIDER:SCOPE/KEY [--action A] "
                 "[--json]",
                 &code)) {
     return code;

@@ -254,9 +254,11 @@ int Serve(const std::string& config_path, bool check_only) {
   const std::string version = policy->version;
   auto store = std::make_shared<keyward::policy::PolicyStore>(keyward::policy::CompiledPolicy::Compile(std::move(*policy)));
   if (check_only) {
-    std::printf("%s: valid — listening on %s:%u (%s), %zu providers, %zu principals; policy %s version %s\n",
-                config_path.c_str(), config->listen.address.c_str(), config->listen.port, config->tls ? "TLS" : "plain HTTP",
-                providers.size(), config->principals.size(), config->policy_path.c_str(), version.c_str());
+    std::printf("%s: valid — listening on %s:%u (%s), %s, %s; policy %s version %s\n", config_path.c_str(),
+                config->listen.address.c_str(), config->listen.port, config->tls ? "TLS" : "plain HTTP",
+                keyward::cli::Counted(providers.size(), "provider").c_str(),
+                keyward::cli::Counted(config->principals.size(), "principal").c_str(), config->policy_path.c_str(),
+                version.c_str());
     return kExitOk;
   }
 

@@ -84,7 +84,7 @@ class CheckTest : public ::testing::Test {
 TEST_F(CheckTest, ValidConfigurationPasses) {
   const auto r = Server(true);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("c.json: valid — listening on 127.0.0.1:0 (plain HTTP), 1 providers, 1 principals"));
+  EXPECT_THAT(r.out, HasSubstr("c.json: valid — listening on 127.0.0.1:0 (plain HTTP), 1 provider, 1 principal"));
 }
 
 TEST_F(CheckTest, CheckAndStartBothRefuseAMissingSigningKey) {
