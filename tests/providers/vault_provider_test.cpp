@@ -101,6 +101,20 @@ class VaultTest : public ::testing::Test {
     WarmUp(*p);
     return p;
   }
+  // A provider whose token is read from the file at `path`, after Vault revoked that token and the
+  // provider found out (an operation failed as unauthenticated).
+  std::unique_ptr<RemoteProvider> WithItsFileTokenRevoked(const std::string& path) {
+    auto p = WarmedUpWithTokenFile(path);
+    vault_.RevokeToken(token_);
+    EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), StatusIs(StatusCode::kUnauthenticated));
+    return p;
+  }
+  // As an agent does: a new token, written to the file at `path`. Returns it.
+  std::string RotateTokenIn(const std::string& path) {
+    const std::string rotated = vault_.CreateToken(3600);
+    std::ofstream(path) << rotated << "\n";
+    return rotated;
+  }
   void ExpectRenewalsAndLogins(int renewals, int logins) {
     EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/token/renew-self"), renewals);
     EXPECT_EQ(vault_.CountRequests("POST", "/v1/auth/approle/login"), logins);
@@ -593,8 +607,7 @@ TEST_F(VaultTest, ATokenFileIsReadAgainWhenRenewalFails) {
   const std::string path = dir.Write("token", token_ + "\n");
   auto p = WarmedUpWithTokenFile(path);
   vault_.FailRenewals(true);
-  const std::string rotated = vault_.CreateToken(3600);
-  std::ofstream(path) << rotated << "\n";
+  const std::string rotated = RotateTokenIn(path);
   Advance(2500);
   ASSERT_THAT(GetAndWait(*p, "secret/app/db", "user"), IsOk());
   EXPECT_EQ(vault_.CountRequests("GET", "/v1/auth/token/lookup-self"), 2);
@@ -658,14 +671,11 @@ TEST_F(VaultTest, ARenewalCappedByTheMaximumTtlIsTheLastOne) {
 TEST_F(VaultTest, ARevokedTokenFromAFileIsReplacedByTheNextOneWrittenThere) {
   TempDir dir;
   const std::string path = dir.Write("token", token_ + "\n");
-  auto p = WarmedUpWithTokenFile(path);
-  vault_.RevokeToken(token_);
-  EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), StatusIs(StatusCode::kUnauthenticated));
+  auto p = WithItsFileTokenRevoked(path);
   // A mount not looked up yet: its lookup's 403 names the invalid token, it is not a denial.
   EXPECT_THAT(GetAndWait(*p, "empty/x", "user"), StatusIs(StatusCode::kUnauthenticated));
   // The agent writes a new token after keyward found the old one dead, long before any renewal.
-  const std::string rotated = vault_.CreateToken(3600);
-  std::ofstream(path) << rotated << "\n";
+  const std::string rotated = RotateTokenIn(path);
   auto v = GetAndWait(*p, "secret/app/db", "user");
   ASSERT_THAT(v, IsOk());
   EXPECT_EQ(v->reveal(), "app");
@@ -675,12 +685,9 @@ TEST_F(VaultTest, ARevokedTokenFromAFileIsReplacedByTheNextOneWrittenThere) {
 TEST_F(VaultTest, ATokenFileThatCannotBeReadAgainIsNamedInTheFailure) {
   TempDir dir;
   const std::string path = dir.Write("token", token_ + "\n");
-  auto p = WarmedUpWithTokenFile(path);
-  vault_.RevokeToken(token_);
-  EXPECT_THAT(GetAndWait(*p, "secret/app/db", "user"), StatusIs(StatusCode::kUnauthenticated));
+  auto p = WithItsFileTokenRevoked(path);
   // The agent writes the new token with a mode that lets others read it: refused, and said so.
-  const std::string rotated = vault_.CreateToken(3600);
-  std::ofstream(path) << rotated << "\n";
+  const std::string rotated = RotateTokenIn(path);
   ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
   auto refused = GetAndWait(*p, "secret/app/db", "user");
   EXPECT_THAT(refused, StatusIs(StatusCode::kUnauthenticated,
