@@ -338,10 +338,13 @@ int Show(const std::vector<std::string>& args) {
   auto row = [](const std::string& seq, const std::string& time, const std::string& principal, const std::string& fabric,
                 const std::string& action, const std::string& decision, const std::string& secret,
                 const std::string& reason) {
-    char line[4096];
-    std::snprintf(line, sizeof line, "%-8s %-27s %-20s %-16s %-15s %-8s %-40s %s", seq.c_str(), time.c_str(),
-                  principal.c_str(), fabric.c_str(), action.c_str(), decision.c_str(), secret.c_str(), reason.c_str());
-    std::string out(line);
+    std::string out;
+    for (const auto& [text, width] : {std::pair{&seq, 8u}, {&time, 27u}, {&principal, 20u}, {&fabric, 16u},
+                                      {&action, 15u}, {&decision, 8u}, {&secret, 40u}, {&reason, 0u}}) {
+      out += *text;  // whole, however long (a Vault path may be a kilobyte): no fixed buffer to cut it
+      if (text->size() < width) out.append(width - text->size(), ' ');
+      out += ' ';
+    }
     while (!out.empty() && out.back() == ' ') out.pop_back();
     std::printf("%s\n", out.c_str());
   };
